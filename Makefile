@@ -1,0 +1,40 @@
+# The two commands of the README: `make demo` (set up and run the quickstart sweep) and
+# `make test` (set up and run the whole test suite). Both create .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.aesweep-installed
+export RAY_AUTH_MODE ?= disabled
+export RAY_USAGE_STATS_ENABLED ?= 0
+
+.PHONY: demo test lint install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned: these wheels are on the build machines' disk; a looser
+	# requirement would download several GB of CUDA wheels.
+	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/aesweep run specs/quickstart.yaml
+	@echo
+	$(BIN)/aesweep results specs/quickstart.yaml
+	@echo
+	@echo "Browse every trial's metrics and images:  $(BIN)/aesweep ui specs/quickstart.yaml"
+
+test: $(STAMP)
+	$(BIN)/ruff check aesweep tests benchmarks
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
+
+lint: $(STAMP)
+	$(BIN)/ruff check aesweep tests benchmarks
+	$(BIN)/ruff format --check aesweep tests benchmarks
+
+clean:
+	rm -rf $(VENV) mlflow.db mlartifacts aesweep_runs

@@ -1,0 +1,1 @@
+"""AE: a plain autoencoder, reconstruction only (the LCW paper's baseline)."""

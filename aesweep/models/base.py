@@ -1,0 +1,74 @@
+"""The shape every family shares (MoW eq. 1): cost = F(Z; V) + Σ G(x_i).
+
+A family supplies the networks, the per-sample term G (reconstruction) and the set term F
+(the latent distance). A strategy decides which latents F sees (``z_set``); families know
+nothing of strategies, Ray or MLflow.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aesweep.models.config import ARCHITECTURES, ModelConfig
+
+
+def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor, form: str) -> torch.Tensor:
+    """The training form of rec (REFERENCE: Models): per-image pixel sums, batch mean."""
+    per_image = (x - x_hat).pow(2).flatten(1).sum(1)
+    if form == "sqrt_sum":  # moving-window code
+        return per_image.mean().sqrt()
+    if form == "wae_scaled":  # WAE code
+        return 0.05 * per_image.mean()
+    if form == "sum":
+        return per_image.mean()
+    raise ValueError(f"unknown reconstruction form {form!r}")
+
+
+class AutoencoderModel(nn.Module):
+    """Base of the stage-1 families: encoder, decoder, rec + λ·F(z_set)."""
+
+    def __init__(self, cfg: ModelConfig, sample_shape: tuple[int, ...], *, is_image: bool) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.latent_dim = cfg.latent_dim
+        self.net = ARCHITECTURES.get(cfg.architecture)(
+            sample_shape, cfg.latent_dim, width=cfg.width, sigmoid_output=is_image
+        )
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.net.encoder(x)
+        return F.normalize(z, dim=1) if self.cfg.prior == "sphere" else z
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net.decoder(z)
+
+    def sample_prior(self, n: int, *, device: torch.device | None = None) -> torch.Tensor:
+        """n draws from the prior: N(0, I), or its projection onto the unit sphere."""
+        p = self.param_device() if device is None else device
+        z = torch.randn(n, self.latent_dim, device=p)
+        return F.normalize(z, dim=1) if self.cfg.prior == "sphere" else z
+
+    def param_device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def rec_loss(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        return reconstruction_loss(x, x_hat, self.cfg.reconstruction)
+
+    def latent_loss(self, z_set: torch.Tensor) -> torch.Tensor:
+        """F(Z): the family's distance of the latent set to the prior (zero for a plain AE)."""
+        return z_set.new_zeros(())
+
+    def training_loss(
+        self, x: torch.Tensor, x_hat: torch.Tensor, z_set: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """rec(x, x̂) + λ F(z_set); also the detached parts, for device-side accumulation."""
+        rec = self.rec_loss(x, x_hat)
+        latent = self.latent_loss(z_set)
+        loss = rec + self.cfg.lambda_ * latent
+        return loss, {"loss": loss.detach(), "rec": rec.detach(), "latent": latent.detach()}
+
+    def after_step(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Hook after the autoencoder's optimiser step (WAE-GAN's critic, MoCA's momentum)."""
+        return {}

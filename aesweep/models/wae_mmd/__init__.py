@@ -1,0 +1,1 @@
+"""WAE-MMD: rec + λ MMD with the inverse multiquadratics kernel (WAE paper, Algorithm 2)."""

@@ -1,0 +1,18 @@
+"""WAE-MMD: rec + λ MMD_IMQ(Z, P) with a fresh prior sample P of the same size (WAE Alg. 2)."""
+
+from __future__ import annotations
+
+import torch
+
+from aesweep.distances import mmd_imq
+from aesweep.models.base import AutoencoderModel
+from aesweep.models.wae_mmd.config import WAEMMDConfig
+
+
+class WAEMMD(AutoencoderModel):
+    cfg: WAEMMDConfig
+
+    def latent_loss(self, z_set: torch.Tensor) -> torch.Tensor:
+        prior = self.sample_prior(len(z_set), device=z_set.device)
+        c_base = 2.0 if self.cfg.prior == "sphere" else 2.0 * self.latent_dim
+        return mmd_imq(z_set, prior, scales=self.cfg.scales, c_base=c_base, unbiased=True)

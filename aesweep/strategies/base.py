@@ -1,0 +1,82 @@
+"""What every strategy implements: one training epoch, with metrics accumulated on device.
+
+The strategy owns the step loop because it decides what one step is (n images, k fresh
+latents plus a buffer, b/m chunks with a rerun). It never synchronises with the host: sums
+stay tensors until the trainable reads them once per epoch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from aesweep.models.base import AutoencoderModel
+
+
+class StepSums:
+    """Device-side running sums of the per-step parts (loss, rec, latent, ...)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.steps = 0
+        self.nonfinite: torch.Tensor | None = None
+
+    def add(self, parts: dict[str, torch.Tensor]) -> None:
+        for k, v in parts.items():
+            self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
+        loss = parts.get("loss")
+        if loss is not None:
+            bad = ~torch.isfinite(loss)
+            self.nonfinite = bad if self.nonfinite is None else self.nonfinite | bad
+        self.steps += 1
+
+    def means(self) -> dict[str, float]:
+        """One host sync: the per-step means, prefixed ``train_``."""
+        if not self.sums:
+            return {}
+        keys = list(self.sums)
+        values = (torch.stack([self.sums[k].float() for k in keys]) / max(1, self.steps)).tolist()
+        return {f"train_{k}": v for k, v in zip(keys, values, strict=True)}
+
+    def diverged(self) -> bool:
+        return bool(self.nonfinite) if self.nonfinite is not None else False
+
+
+class Strategy:
+    """Base class: subclasses implement :meth:`train_epoch`; stateful ones also save state."""
+
+    def __init__(self, cfg: Any, model: AutoencoderModel, train: torch.Tensor) -> None:
+        self.cfg = cfg
+
+    def train_epoch(
+        self,
+        model: AutoencoderModel,
+        optimizer: torch.optim.Optimizer,
+        train: torch.Tensor,
+        epoch: int,
+    ) -> StepSums:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None
+
+
+def optimizer_step(
+    model: AutoencoderModel,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    z: torch.Tensor,
+    z_set: torch.Tensor,
+) -> dict[str, torch.Tensor]:
+    """rec + λ F(z_set) backward and one step; then the family's after-step hook."""
+    x_hat = model.decode(z)
+    loss, parts = model.training_loss(x, x_hat, z_set)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    parts.update(model.after_step(x, z.detach()))
+    return parts

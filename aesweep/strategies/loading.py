@@ -1,0 +1,16 @@
+"""Build a strategy's implementation from its config (through the config registry)."""
+
+from __future__ import annotations
+
+import importlib
+
+import torch
+
+from aesweep.models.base import AutoencoderModel
+from aesweep.strategies.base import Strategy
+from aesweep.strategies.config import StrategyConfig
+
+
+def build_strategy(cfg: StrategyConfig, model: AutoencoderModel, train: torch.Tensor) -> Strategy:
+    module, _, cls = cfg.implementation.partition(":")
+    return getattr(importlib.import_module(module), cls)(cfg, model, train)

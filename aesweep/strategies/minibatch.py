@@ -1,0 +1,32 @@
+"""Classical minibatch training: n images per step, the distance on their n latents."""
+
+from __future__ import annotations
+
+import torch
+
+from aesweep.models.base import AutoencoderModel
+from aesweep.strategies.base import StepSums, Strategy, optimizer_step
+from aesweep.strategies.config import MinibatchConfig
+
+
+class Minibatch(Strategy):
+    """Shuffles the training tensor each epoch and takes full batches (the last partial one is
+    dropped, so every latent distance sees exactly ``batch_size`` rows)."""
+
+    cfg: MinibatchConfig
+
+    def train_epoch(
+        self,
+        model: AutoencoderModel,
+        optimizer: torch.optim.Optimizer,
+        train: torch.Tensor,
+        epoch: int,
+    ) -> StepSums:
+        sums = StepSums()
+        n = self.cfg.batch_size
+        order = torch.randperm(len(train), device=train.device)
+        for start in range(0, len(train) - n + 1, n):
+            x = train[order[start : start + n]]
+            z = model.encode(x)
+            sums.add(optimizer_step(model, optimizer, x, z, z))
+        return sums

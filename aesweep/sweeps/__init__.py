@@ -1,0 +1,1 @@
+"""Sweeps: the spec, its expansion into trials, the runners, the results, the CLI."""

@@ -1,0 +1,165 @@
+"""The ``aesweep`` command: validate, plan, run, results, ui.
+
+Heavy modules (torch, ray, mlflow) are imported inside the commands that need them, so
+``validate``, ``plan`` and ``--help`` answer at once. Bad input: one line per problem on
+stderr, exit code 2, nothing started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="aesweep",
+        description="Sweeps of distribution-matching autoencoders on Ray Tune, tracked in MLflow.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_spec(name: str, help: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.add_argument("spec", help="the sweep spec (YAML)")
+        sp.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY.PATH=VALUE",
+            help="override a spec field (value in YAML: --set optimizer.lr=[0.01])",
+        )
+        return sp
+
+    with_spec("validate", "check a spec and print how many trials it makes")
+    sp = with_spec("plan", "list every trial with the values that vary and its id")
+    sp.add_argument("--json", action="store_true", help="a JSON list of {trial_id, config}")
+    sp = with_spec("run", "run every trial of a spec (Ray Tune, or --inline)")
+    sp.add_argument("--address", help="join a Ray cluster: 'auto' or ray://host:10001")
+    sp.add_argument("--inline", action="store_true", help="run trials in this process, no Ray")
+    sp.add_argument("--max-concurrent", type=int, metavar="N", help="at most N trials at once")
+    sp = with_spec("results", "the paper-style table of a sweep, read from MLflow")
+    sp.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
+    sp = with_spec("ui", "start the MLflow UI on 127.0.0.1 for the spec's tracking store")
+    sp.add_argument("--port", type=int, default=5000)
+    sp.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1 only)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from aesweep.sweeps.load import SpecError, load_plan
+
+    try:
+        spec, trials = load_plan(args.spec, args.overrides)
+    except SpecError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    handler = {"validate": _validate, "plan": _plan, "run": _run, "results": _results, "ui": _ui}
+    return handler[args.command](args, spec, trials)
+
+
+def _validate(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+    from aesweep.sweeps.plan import summary
+
+    print(summary(spec, trials))
+    return 0
+
+
+def _plan(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+    from aesweep.sweeps.plan import summary, varying_keys
+
+    if args.json:
+        print(
+            json.dumps([{"trial_id": t.trial_id, "config": t.resolved()} for t in trials], indent=2)
+        )
+        return 0
+    keys = varying_keys(trials)
+    print(summary(spec, trials))
+    for t in trials:
+        flat = t.flat()
+        print(t.trial_id, " ".join(f"{k}={flat[k]}" for k in keys if k in flat))
+    return 0
+
+
+def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+    from aesweep.sweeps.plan import summary
+    from aesweep.sweeps.run import run_sweep
+
+    if args.max_concurrent is not None and args.max_concurrent < 1:
+        print("--max-concurrent: must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(summary(spec, trials))
+    spec_text = Path(args.spec).read_text()
+    if args.overrides:
+        spec_text += "\n# --set " + " --set ".join(args.overrides) + "\n"
+    try:
+        outcome = run_sweep(
+            spec,
+            trials,
+            spec_text,
+            address=args.address,
+            inline=args.inline,
+            max_concurrent=args.max_concurrent,
+        )
+    except KeyboardInterrupt:
+        print(
+            "interrupted: unfinished trials are marked KILLED; run again to resume", file=sys.stderr
+        )
+        return 130
+    counts = outcome.counts()
+    parts = [f"{n} {k}" for k, n in sorted(counts.items())]
+    if outcome.skipped:
+        parts.append(f"{len(outcome.skipped)} already finished")
+    print("done: " + (", ".join(parts) or "nothing to run"))
+    print(f"results: aesweep results {args.spec}    UI: aesweep ui {args.spec}")
+    return 0 if outcome.ok else 1
+
+
+def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+    from aesweep.sweeps.results import format_rows, result_rows
+    from aesweep.tracking.store import SweepStore
+
+    store = SweepStore(spec.tracking.uri, spec.experiment)
+    if store.experiment_id is None:
+        print(
+            f"no experiment {spec.experiment!r} in {spec.tracking.uri}: run the sweep first",
+            file=sys.stderr,
+        )
+        return 1
+    print(format_rows(result_rows(spec, trials, store), args.format))
+    return 0
+
+
+def _ui(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from aesweep.tracking.store import resolve_uri
+
+    uri = resolve_uri(spec.tracking.uri)
+    print(f"MLflow UI for {uri}: http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Grid axes: fields marked ``Sweepable`` accept a list in a spec and become trial axes.
+
+A config class declares its fields as scalars. :func:`grid_model` derives the class a spec
+entry is validated with, where each sweepable field takes a scalar or a non-empty list;
+:func:`expand` turns one such entry back into the cartesian product of scalar configs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import cache
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic_core import PydanticUndefined
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _SweepableMarker:
+    """Metadata marker: this field may be a list of values in a spec (a grid axis)."""
+
+    def __repr__(self) -> str:
+        return "Sweepable"
+
+
+SWEEPABLE = _SweepableMarker()
+T = TypeVar("T")
+Sweepable = Annotated[T, SWEEPABLE]
+"""``Sweepable[float]``: a scalar in a trial's config, a scalar or a list in a spec."""
+
+
+def _as_list(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]
+
+
+def sweepable_fields(cls: type[BaseModel]) -> list[str]:
+    """Names of the fields of ``cls`` that are grid axes in a spec."""
+    return [
+        name
+        for name, info in cls.model_fields.items()
+        if any(m is SWEEPABLE for m in info.metadata)
+    ]
+
+
+@cache
+def grid_model(cls: type[M]) -> type[BaseModel]:
+    """The spec-side twin of ``cls``: every sweepable field holds a non-empty list."""
+    axes = set(sweepable_fields(cls))
+    fields: dict[str, Any] = {}
+    for name, info in cls.model_fields.items():
+        kwargs: dict[str, Any] = {"alias": info.alias, "description": info.description}
+        if name in axes:
+            element = Annotated[
+                (info.annotation, *[m for m in info.metadata if m is not SWEEPABLE])
+            ]
+            annotation = Annotated[list[element], BeforeValidator(_as_list), Field(min_length=1)]
+            default = PydanticUndefined if info.is_required() else [info.get_default()]
+            fields[name] = (annotation, Field(default, **kwargs))
+        else:
+            annotation = (
+                Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+            )
+            if info.default_factory is not None:
+                fields[name] = (annotation, Field(default_factory=info.default_factory, **kwargs))
+            else:
+                default = PydanticUndefined if info.is_required() else info.default
+                fields[name] = (annotation, Field(default, **kwargs))
+    grid = create_model(  # type: ignore[call-overload]
+        f"{cls.__name__}Grid",
+        __config__=ConfigDict(extra="forbid", populate_by_name=True),
+        __doc__=cls.__doc__,
+        **fields,
+    )
+    grid.__scalar_model__ = cls
+    return grid
+
+
+def scalar_model(grid: BaseModel) -> type[BaseModel]:
+    """The config class a grid entry expands into."""
+    return type(grid).__scalar_model__  # type: ignore[attr-defined]
+
+
+def expand_raw(grid: BaseModel) -> list[dict[str, Any]]:
+    """The cartesian product of a grid entry's axes, as dicts (by alias) of scalars."""
+    cls = scalar_model(grid)
+    axes = sweepable_fields(cls)
+    base = grid.model_dump(by_alias=True)
+    names = [cls.model_fields[a].alias or a for a in axes]
+    combos = itertools.product(*(base[n] for n in names))
+    return [{**base, **dict(zip(names, combo, strict=True))} for combo in combos]
+
+
+def axis_sizes(grid: BaseModel) -> dict[str, int]:
+    """How many values each axis of a grid entry holds (1 for a fixed field)."""
+    cls = scalar_model(grid)
+    out = {}
+    for a in sweepable_fields(cls):
+        out[cls.model_fields[a].alias or a] = len(getattr(grid, a))
+    return out

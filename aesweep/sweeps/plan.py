@@ -1,0 +1,184 @@
+"""Expansion of a spec into trials: the cartesian product of its axes, with stable ids.
+
+Pure (no Ray, no torch). A trial id is a short hash of the trial's fully resolved config, so
+the same spec always yields the same ids and a resubmitted sweep finds its finished trials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from aesweep.sweeps.grid import axis_sizes, expand_raw, scalar_model
+from aesweep.sweeps.spec import (
+    CheckpointConfig,
+    DataEntry,
+    EvaluationConfig,
+    ModelSpec,
+    OptimizerConfig,
+    StrategySpec,
+    SweepSpec,
+)
+
+# Fields that decide what a trial computes; everything else (name, resources, tracking)
+# may change without changing the trial.
+IDENTITY_FIELDS = ("data", "model", "strategy", "optimizer", "epochs", "seed", "evaluation")
+
+
+class TrialConfig(BaseModel):
+    """One trial, fully resolved: what the trainable receives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trial_id: str
+    sweep: str
+    data: DataEntry
+    model: ModelSpec
+    strategy: StrategySpec
+    optimizer: OptimizerConfig
+    epochs: int
+    seed: int
+    evaluation: EvaluationConfig
+    checkpoint: CheckpointConfig
+
+    def resolved(self) -> dict[str, Any]:
+        """The JSON-able config (aliases as in a spec), without id and sweep name."""
+        return self.model_dump(mode="json", by_alias=True, exclude={"trial_id", "sweep"})
+
+    def flat(self) -> dict[str, Any]:
+        """Dotted keys -> scalar values (what MLflow gets as params)."""
+        return flatten(self.resolved())
+
+    @property
+    def group_key(self) -> tuple[str, str, str]:
+        """(dataset, model, strategy): one row of a results table."""
+        return (self.data.dataset, self.model.label, self.strategy.label)
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class PlanError(Exception):
+    """The spec is well-formed but some of its grid points are not valid trials."""
+
+    def __init__(self, problems: list[PlanProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(map(str, problems)))
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def trial_id(resolved: dict[str, Any]) -> str:
+    identity = {k: resolved[k] for k in IDENTITY_FIELDS}
+    blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def _expand_entries(entries: list[BaseModel], section: str) -> tuple[list[Any], list[PlanProblem]]:
+    configs: list[Any] = []
+    problems: list[PlanProblem] = []
+    for i, entry in enumerate(entries):
+        cls = scalar_model(entry)
+        for raw in expand_raw(entry):
+            try:
+                configs.append((i, cls.model_validate(raw)))
+            except ValidationError as exc:
+                for err in exc.errors():
+                    where = ".".join(str(p) for p in err["loc"])
+                    path = f"{section}[{i}]" + (f".{where}" if where else "")
+                    msg = err["msg"].removeprefix("Value error, ")
+                    problems.append(PlanProblem(path, msg))
+    return configs, problems
+
+
+def plan(spec: SweepSpec) -> list[TrialConfig]:
+    """All trials of ``spec``, in a stable order (data, model, strategy, lr, seed)."""
+    models, problems = _expand_entries(spec.models, "models")
+    strategies, more = _expand_entries(spec.strategies, "strategies")
+    problems += more
+    optimizers = [OptimizerConfig.model_validate(r) for r in expand_raw(spec.optimizer)]
+    for (i, m), (j, s) in itertools.product(models, strategies):
+        if m.distance not in s.supports:
+            needs = " or ".join(sorted(str(d) for d in s.supports if d))
+            problems.append(
+                PlanProblem(
+                    f"models[{i}] x strategies[{j}]",
+                    f"{s.kind} works only with a {needs} distance, and {m.family} "
+                    f"regularises {m.distance or 'nothing'}; list them in separate specs",
+                )
+            )
+    if problems:
+        # One line per problem, even when it repeats over a grid axis.
+        raise PlanError(list(dict.fromkeys(problems)))
+    trials = []
+    for data, (_, model), (_, strategy), opt, seed in itertools.product(
+        spec.data, models, strategies, optimizers, spec.seeds
+    ):
+        body = {
+            "data": data,
+            "model": model,
+            "strategy": strategy,
+            "optimizer": opt,
+            "epochs": spec.epochs,
+            "seed": seed,
+            "evaluation": spec.evaluation,
+            "checkpoint": spec.checkpoint,
+        }
+        draft = TrialConfig(trial_id="", sweep=spec.name, **body)
+        trials.append(draft.model_copy(update={"trial_id": trial_id(draft.resolved())}))
+    return trials
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 or word == "lr" else f"{n} {word}s"
+
+
+def summary(spec: SweepSpec, trials: list[TrialConfig]) -> str:
+    """``12 trials: 3 models x 2 strategies x 2 lr x 1 seed``."""
+    n_models = sum(_count(e) for e in spec.models)
+    n_strategies = sum(_count(e) for e in spec.strategies)
+    factors = []
+    if len(spec.data) > 1:
+        factors.append(_plural(len(spec.data), "dataset"))
+    factors += [
+        _plural(n_models, "model"),
+        _plural(n_strategies, "strategy").replace("strategys", "strategies"),
+        _plural(_count(spec.optimizer), "lr"),
+        _plural(len(spec.seeds), "seed"),
+    ]
+    return f"{_plural(len(trials), 'trial')}: " + " x ".join(factors)
+
+
+def _count(entry: BaseModel) -> int:
+    n = 1
+    for size in axis_sizes(entry).values():
+        n *= size
+    return n
+
+
+def varying_keys(trials: list[TrialConfig]) -> list[str]:
+    """The dotted config keys whose value differs between trials, in config order."""
+    flats = [t.flat() for t in trials]
+    keys: list[str] = []
+    for flat in flats:
+        keys += [k for k in flat if k not in keys]
+    # A key only some trials have (a family's own field) varies only if its values differ.
+    return [k for k in keys if len({json.dumps(f[k]) for f in flats if k in f}) > 1]

@@ -1,0 +1,208 @@
+"""Running a planned sweep: MLflow records first, then the trials inline or as Ray Tune trials.
+
+The driver creates the experiment, a parent run for this submission and a child run per
+trial; trials already finished in the experiment (same trial id) are not run again.
+Without ``address`` a single-node Ray starts in this process (the replacement of the removed
+``local_mode``); ``address`` joins a cluster; ``inline`` runs trials here, one by one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aesweep.sweeps.plan import TrialConfig, summary
+from aesweep.sweeps.spec import SweepSpec
+from aesweep.tracking.store import SweepStore, TrialRecord
+
+
+@dataclass
+class SweepOutcome:
+    """How the trials of one submission ended (read back from MLflow)."""
+
+    parent_run_id: str
+    skipped: list[str] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)  # trial id -> outcome
+
+    @property
+    def ok(self) -> bool:
+        return all(o in ("finished", "diverged") for o in self.outcomes.values())
+
+    def counts(self) -> Counter[str]:
+        return Counter(self.outcomes.values())
+
+
+def spec_hash(spec: SweepSpec) -> str:
+    return hashlib.sha256(spec.model_dump_json(by_alias=True).encode()).hexdigest()[:12]
+
+
+def trial_name(trial: TrialConfig) -> str:
+    lr = f"lr{trial.optimizer.lr:g}"
+    return f"{trial.model.label}-{trial.strategy.label}-{lr}-s{trial.seed}-{trial.trial_id}"
+
+
+def resolve_gpus(spec: SweepSpec, cluster: dict[str, float]) -> float:
+    """``auto``: no GPU on a CPU-only cluster; else pack trials onto each GPU, one per CPU
+    share (a scheduling share, not memory isolation)."""
+    requested = spec.resources.gpus_per_trial
+    gpus = cluster.get("GPU", 0.0)
+    if requested != "auto":
+        return float(requested)
+    if gpus <= 0:
+        return 0.0
+    share = gpus * spec.resources.cpus_per_trial / max(1.0, cluster.get("CPU", 1.0))
+    return min(1.0, max(share, 1 / 16))
+
+
+def prepare(
+    spec: SweepSpec, trials: list[TrialConfig], spec_text: str
+) -> tuple[SweepStore, str, list[TrialConfig], dict[str, str], list[str]]:
+    """Open the parent run, skip finished trials, create child runs for the rest."""
+    store = SweepStore(spec.tracking.uri, spec.experiment)
+    existing = store.latest_by_trial([t.trial_id for t in trials])
+    done = [t.trial_id for t in trials if t.trial_id in existing and existing[t.trial_id].finished]
+    parent = store.open_parent(spec.name, spec_hash(spec), spec_text, summary(spec, trials))
+    run_ids = {}
+    for t in trials:
+        if t.trial_id in done:
+            continue
+        params = {"trial_id": t.trial_id, **t.flat()}
+        group = " / ".join(t.group_key)
+        run_ids[t.trial_id] = store.create_trial_run(
+            parent, t.trial_id, trial_name(t), params, group
+        )
+    todo = [t for t in trials if t.trial_id in run_ids]
+    return store, parent, todo, run_ids, done
+
+
+def payload(
+    trial: TrialConfig, uri: str, run_id: str, *, threads: int, use_gpu: bool
+) -> dict[str, Any]:
+    return {
+        "trial": trial.model_dump(mode="json", by_alias=True),
+        "tracking_uri": uri,
+        "run_id": run_id,
+        "threads": threads,
+        "use_gpu": use_gpu,
+    }
+
+
+def run_sweep(
+    spec: SweepSpec,
+    trials: list[TrialConfig],
+    spec_text: str,
+    *,
+    address: str | None = None,
+    inline: bool = False,
+    max_concurrent: int | None = None,
+    log: Any = print,
+) -> SweepOutcome:
+    store, parent, todo, run_ids, done = prepare(spec, trials, spec_text)
+    if done:
+        log(f"{len(done)} of {len(trials)} trials already finished in MLflow; not run again")
+    threads = max(1, int(spec.resources.cpus_per_trial))
+    status = "FINISHED"
+    try:
+        if inline:
+            _run_inline(spec, todo, store.uri, run_ids, threads, log)
+        elif todo:
+            _run_tune(spec, todo, store.uri, run_ids, threads, address, max_concurrent)
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        records = store.latest_by_trial([t.trial_id for t in todo])
+        _mark_unfinished(store, records, "KILLED" if status == "KILLED" else "FAILED")
+        store.close_parent(parent, status)
+    outcome = SweepOutcome(parent, skipped=done)
+    for t in todo:
+        rec = records.get(t.trial_id)
+        outcome.outcomes[t.trial_id] = (rec.outcome if rec else None) or "failed"
+    return outcome
+
+
+def _mark_unfinished(store: SweepStore, records: dict[str, TrialRecord], status: str) -> None:
+    """Child runs left RUNNING (a trial that never started, or a killed sweep) get an end."""
+    for rec in records.values():
+        if rec.status == "RUNNING":
+            store.client.set_tag(rec.run_id, "aesweep.outcome", status.lower())
+            store.client.set_terminated(rec.run_id, status)
+
+
+def _run_inline(
+    spec: SweepSpec,
+    todo: list[TrialConfig],
+    uri: str,
+    run_ids: dict[str, str],
+    threads: int,
+    log: Any,
+) -> None:
+    from aesweep.trainables.autoencoder import inline_trainable
+
+    use_gpu = spec.resources.gpus_per_trial != 0
+    for i, t in enumerate(todo, 1):
+        log(f"[{i}/{len(todo)}] {trial_name(t)}")
+        try:
+            result = inline_trainable(
+                payload(t, uri, run_ids[t.trial_id], threads=threads, use_gpu=use_gpu)
+            )
+        except Exception as exc:  # one failing trial does not stop the sweep
+            log(f"    failed: {type(exc).__name__}: {exc}")
+            continue
+        log(f"    {result}")
+
+
+def _run_tune(
+    spec: SweepSpec,
+    todo: list[TrialConfig],
+    uri: str,
+    run_ids: dict[str, str],
+    threads: int,
+    address: str | None,
+    max_concurrent: int | None,
+) -> None:
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+    from ray import tune
+
+    from aesweep.trainables.autoencoder import tune_trainable
+
+    if not ray.is_initialized():
+        ray.init(
+            address=address, include_dashboard=False, logging_level="WARNING", log_to_driver=True
+        )
+    gpus = resolve_gpus(spec, ray.cluster_resources())
+    by_id = {t.trial_id: t for t in todo}
+    payloads = {
+        t.trial_id: payload(t, uri, run_ids[t.trial_id], threads=threads, use_gpu=gpus > 0)
+        for t in todo
+    }
+    trainable = tune.with_resources(
+        tune.with_parameters(tune_trainable, payloads=payloads),
+        {"cpu": spec.resources.cpus_per_trial, "gpu": gpus},
+    )
+
+    def name(trial: Any) -> str:
+        return trial_name(by_id[trial.config["trial_id"]])
+
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"trial_id": tune.grid_search(list(payloads))},
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=max_concurrent,
+            trial_name_creator=name,
+            trial_dirname_creator=name,
+        ),
+        run_config=tune.RunConfig(
+            name=spec.name,
+            storage_path=str(Path(spec.tracking.storage).expanduser().resolve()),
+            failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
+            verbose=1,
+        ),
+    )
+    tuner.fit()

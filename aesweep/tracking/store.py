@@ -1,0 +1,220 @@
+"""Sweep- and trial-level MLflow records, through ``MlflowClient`` (no global active run).
+
+The driver opens the experiment and the parent run and creates each trial's child run; the
+trial (in a Ray worker or inline) logs into its child run by id. Tags are the contract that
+``results`` and resubmission read back.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+TAG_KIND = "aesweep.kind"  # "sweep" or "trial"
+TAG_SWEEP = "aesweep.sweep"
+TAG_SPEC_HASH = "aesweep.spec_hash"
+TAG_TRIAL_ID = "aesweep.trial_id"
+TAG_OUTCOME = "aesweep.outcome"  # finished | diverged | failed | killed
+TAG_DIVERGED_EPOCH = "aesweep.diverged_epoch"
+TAG_GROUP = "aesweep.group"  # "dataset / model / strategy"
+MAX_PARAM_LENGTH = 6000
+
+
+def resolve_uri(uri: str) -> str:
+    """Make a relative ``sqlite:///`` or file URI absolute, so Ray workers (which run in
+    their own directories) write to the same store as the driver."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
+    if "://" not in uri:
+        return Path(uri).resolve().as_uri()
+    return uri
+
+
+def client(uri: str) -> MlflowClient:
+    return MlflowClient(tracking_uri=resolve_uri(uri))
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """A trial's child run as read back from MLflow."""
+
+    run_id: str
+    trial_id: str
+    status: str  # MLflow's: RUNNING, FINISHED, FAILED, KILLED
+    outcome: str | None
+    params: dict[str, str]
+    metrics: dict[str, float]  # latest value of each metric
+    tags: dict[str, str]
+    start_time: int
+
+    @property
+    def finished(self) -> bool:
+        """Done for good: trained to the end, or diverged (a result, not an error)."""
+        return self.outcome in ("finished", "diverged")
+
+
+class SweepStore:
+    """The experiment of one spec, in one tracking store."""
+
+    def __init__(self, uri: str, experiment: str) -> None:
+        self.uri = resolve_uri(uri)
+        self.client = MlflowClient(tracking_uri=self.uri)
+        self.experiment_name = experiment
+        found = self.client.get_experiment_by_name(experiment)
+        self.experiment_id = found.experiment_id if found else None
+
+    def ensure_experiment(self) -> str:
+        """Create the experiment on first use. With a SQLite store, artifacts go beside the
+        database file (absolute, so trials running in other directories find it)."""
+        if self.experiment_id is None:
+            location = None
+            if self.uri.startswith("sqlite:///"):
+                db = Path(self.uri.removeprefix("sqlite:///"))
+                location = (db.parent / "mlartifacts").as_uri()
+            self.experiment_id = self.client.create_experiment(
+                self.experiment_name, artifact_location=location
+            )
+        return self.experiment_id
+
+    def open_parent(self, sweep: str, spec_hash: str, spec_text: str, summary: str) -> str:
+        """A new parent run for this submission, the spec YAML logged as an artifact."""
+        exp = self.ensure_experiment()
+        run = self.client.create_run(
+            exp,
+            run_name=f"{sweep} (sweep)",
+            tags={
+                TAG_KIND: "sweep",
+                TAG_SWEEP: sweep,
+                TAG_SPEC_HASH: spec_hash,
+                "summary": summary,
+            },
+        )
+        self.client.log_text(run.info.run_id, spec_text, "spec.yaml")
+        return run.info.run_id
+
+    def close_parent(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status)
+
+    def create_trial_run(
+        self, parent_id: str, trial_id: str, name: str, params: dict[str, Any], group: str
+    ) -> str:
+        exp = self.ensure_experiment()
+        run = self.client.create_run(
+            exp,
+            run_name=name,
+            tags={
+                MLFLOW_PARENT_RUN_ID: parent_id,
+                TAG_KIND: "trial",
+                TAG_TRIAL_ID: trial_id,
+                TAG_GROUP: group,
+            },
+        )
+        batch = [Param(k, _param(v)) for k, v in params.items()]
+        for i in range(0, len(batch), 100):
+            self.client.log_batch(run.info.run_id, params=batch[i : i + 100])
+        return run.info.run_id
+
+    def trial_records(self, trial_ids: list[str] | None = None) -> list[TrialRecord]:
+        """Every trial run of the experiment (newest first), optionally only these ids."""
+        if self.experiment_id is None:
+            return []
+        wanted = set(trial_ids) if trial_ids is not None else None
+        out = []
+        token = None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id],
+                filter_string=f"tags.{TAG_KIND} = 'trial'",
+                max_results=1000,
+                order_by=["attributes.start_time DESC"],
+                page_token=token,
+            )
+            for run in page:
+                tid = run.data.tags.get(TAG_TRIAL_ID, "")
+                if wanted is not None and tid not in wanted:
+                    continue
+                out.append(
+                    TrialRecord(
+                        run_id=run.info.run_id,
+                        trial_id=tid,
+                        status=run.info.status,
+                        outcome=run.data.tags.get(TAG_OUTCOME),
+                        params=dict(run.data.params),
+                        metrics=dict(run.data.metrics),
+                        tags=dict(run.data.tags),
+                        start_time=run.info.start_time,
+                    )
+                )
+            token = page.token
+            if not token:
+                return out
+
+    def latest_by_trial(self, trial_ids: list[str]) -> dict[str, TrialRecord]:
+        """The record that counts for each trial id: a finished one if any, else the newest."""
+        best: dict[str, TrialRecord] = {}
+        for rec in self.trial_records(trial_ids):  # newest first
+            have = best.get(rec.trial_id)
+            if have is None or (rec.finished and not have.finished):
+                best[rec.trial_id] = rec
+        return best
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        return [(m.step, m.value) for m in self.client.get_metric_history(run_id, key)]
+
+
+def _param(value: Any) -> str:
+    text = "None" if value is None else str(value)
+    return text[:MAX_PARAM_LENGTH]
+
+
+class TrialRun:
+    """What a running trial writes: metrics per evaluation, images, its final status."""
+
+    def __init__(self, uri: str, run_id: str) -> None:
+        self.client = MlflowClient(tracking_uri=uri)
+        self.run_id = run_id
+
+    def start(self) -> None:
+        self.client.update_run(self.run_id, status="RUNNING")
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        now = _now_ms()
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        self.client.log_batch(self.run_id, metrics=batch)
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_png(self, png: bytes, artifact_file: str) -> None:
+        """Log PNG bytes as ``artifact_file`` (e.g. ``samples/epoch_0005.png``)."""
+        from PIL import Image
+
+        self.client.log_image(self.run_id, Image.open(io.BytesIO(png)), artifact_file=artifact_file)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self.client.log_text(self.run_id, text, artifact_file)
+
+    def last_logged_step(self) -> int:
+        """The highest step any metric of this run reached (0 if none): a resumed trial logs
+        only later steps, so no metric step is ever written twice."""
+        run = self.client.get_run(self.run_id)
+        steps = [0]
+        for key in run.data.metrics:
+            steps += [m.step for m in self.client.get_metric_history(self.run_id, key)]
+        return max(steps)
+
+    def finish(self, outcome: str, **tags: Any) -> None:
+        status = {"finished": "FINISHED", "killed": "KILLED"}.get(outcome, "FAILED")
+        self.set_tags({TAG_OUTCOME: outcome, **tags})
+        self.client.set_terminated(self.run_id, status)

@@ -1,0 +1,1 @@
+"""The functions Ray runs (or the inline runner calls): one trial from config to records."""

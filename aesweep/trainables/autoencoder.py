@@ -1,0 +1,146 @@
+"""Stage 1: train one autoencoder trial (data + model + strategy -> epochs -> evaluate -> report).
+
+The same function serves Ray Tune (:func:`tune_trainable`) and the inline runner; both log
+to the trial's MLflow child run, created beforehand by the driver, so records are identical.
+A non-finite loss or metric ends the trial as ``diverged`` (a result, never retried).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from aesweep.data.loading import load_dataset
+from aesweep.models.base import AutoencoderModel
+from aesweep.models.loading import build_model
+from aesweep.strategies.base import Strategy
+from aesweep.strategies.loading import build_strategy
+from aesweep.sweeps.plan import TrialConfig
+from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
+from aesweep.trainables.evaluation import evaluate_autoencoder
+from aesweep.trainables.reporting import InlineReporter, Reporter, TuneReporter
+
+CHECKPOINT_FILE = "trial.pt"
+
+
+def build_optimizer(cfg: TrialConfig, params: Any) -> torch.optim.Optimizer:
+    opt = cfg.optimizer
+    if opt.name == "sgd":
+        return torch.optim.SGD(
+            params, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay
+        )
+    return torch.optim.Adam(params, lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay)
+
+
+def pick_device(use_gpu: bool) -> torch.device:
+    return torch.device("cuda" if use_gpu and torch.cuda.is_available() else "cpu")
+
+
+class TrialState:
+    """Everything a checkpoint holds: networks, optimiser, strategy state, RNG, epoch."""
+
+    def __init__(
+        self, model: AutoencoderModel, optimizer: torch.optim.Optimizer, strategy: Strategy
+    ) -> None:
+        self.model, self.optimizer, self.strategy = model, optimizer, strategy
+
+    def save(self, folder: Path, epoch: int) -> None:
+        state = {
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "strategy": self.strategy.state_dict(),
+            "rng_cpu": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            state["rng_cuda"] = torch.cuda.get_rng_state_all()
+        torch.save(state, folder / CHECKPOINT_FILE)
+
+    def load(self, folder: Path) -> int:
+        state = torch.load(folder / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.strategy.load_state_dict(state["strategy"])
+        torch.set_rng_state(state["rng_cpu"])
+        if "rng_cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        return int(state["epoch"])
+
+
+def run_trial(payload: dict[str, Any], reporter: Reporter) -> str:
+    """Train and evaluate one trial; returns its outcome (``finished`` or ``diverged``)."""
+    cfg = TrialConfig.model_validate(payload["trial"])
+    torch.set_num_threads(max(1, int(payload.get("threads", 1))))
+    run = TrialRun(payload["tracking_uri"], payload["run_id"])
+    run.start()
+    try:
+        outcome = _train(cfg, payload, reporter, run)
+    except KeyboardInterrupt:
+        run.finish("killed")
+        raise
+    except BaseException as exc:
+        run.finish("failed", **{"aesweep.error": f"{type(exc).__name__}: {exc}"[:500]})
+        raise
+    return outcome
+
+
+def _train(cfg: TrialConfig, payload: dict[str, Any], reporter: Reporter, run: TrialRun) -> str:
+    torch.manual_seed(cfg.seed)
+    device = pick_device(bool(payload.get("use_gpu", False)))
+    data = load_dataset(cfg.data).to(device)
+    model = build_model(cfg.model, data).to(device)
+    optimizer = build_optimizer(cfg, model.parameters())
+    strategy = build_strategy(cfg.strategy, model, data.train)
+    state = TrialState(model, optimizer, strategy)
+
+    start_epoch = 0
+    checkpoint = reporter.restore_dir()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            start_epoch = state.load(Path(folder))
+    logged_up_to = run.last_logged_step() if start_epoch else 0
+
+    for epoch in range(start_epoch + 1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        sums = strategy.train_epoch(model, optimizer, data.train, epoch)
+        metrics = sums.means()
+        metrics["epoch_seconds"] = time.perf_counter() - t0
+        diverged = sums.diverged()
+        last = epoch == cfg.epochs
+        if not diverged and (epoch % cfg.evaluation.every == 0 or last):
+            t1 = time.perf_counter()
+            metrics.update(evaluate_autoencoder(model, data.test, cfg.evaluation))
+            metrics["eval_seconds"] = time.perf_counter() - t1
+            diverged = not all(math.isfinite(v) for v in metrics.values())
+        metrics["epoch"] = epoch
+        if diverged:
+            run.log_metrics(metrics, step=epoch)
+            run.finish("diverged", **{TAG_DIVERGED_EPOCH: epoch})
+            reporter.report({**metrics, "diverged": 1.0})
+            return "diverged"
+        evaluated = "rec_error" in metrics
+        if evaluated and epoch > logged_up_to:
+            run.log_metrics(metrics, step=epoch)
+        if epoch % cfg.checkpoint.every == 0 or last:
+            with tempfile.TemporaryDirectory() as folder:
+                state.save(Path(folder), epoch)
+                reporter.report({**metrics, "diverged": 0.0}, checkpoint_dir=folder)
+        elif evaluated:
+            reporter.report({**metrics, "diverged": 0.0})
+    run.finish("finished")
+    return "finished"
+
+
+def tune_trainable(config: dict[str, Any], payloads: dict[str, dict[str, Any]]) -> None:
+    """The Ray Tune function trainable: ``config["trial_id"]`` picks one trial's payload."""
+    run_trial(payloads[config["trial_id"]], TuneReporter())
+
+
+def inline_trainable(payload: dict[str, Any]) -> str:
+    return run_trial(payload, InlineReporter())

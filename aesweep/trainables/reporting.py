@@ -1,0 +1,39 @@
+"""Where a trial's per-evaluation results go besides MLflow: Ray Tune, or nowhere (inline)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Reporter(Protocol):
+    def report(self, metrics: dict[str, float], checkpoint_dir: str | None = None) -> None: ...
+
+    def restore_dir(self) -> Any: ...
+
+
+class InlineReporter:
+    """The inline runner's: keeps the history in memory."""
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, float]] = []
+
+    def report(self, metrics: dict[str, float], checkpoint_dir: str | None = None) -> None:
+        self.history.append(dict(metrics))
+
+    def restore_dir(self) -> None:
+        return None
+
+
+class TuneReporter:
+    """Inside a Ray Tune trial: ``tune.report`` with an optional checkpoint directory."""
+
+    def report(self, metrics: dict[str, float], checkpoint_dir: str | None = None) -> None:
+        from ray import tune
+
+        checkpoint = tune.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
+        tune.report(metrics, checkpoint=checkpoint)
+
+    def restore_dir(self) -> Any:
+        from ray import tune
+
+        return tune.get_checkpoint()
