@@ -40,6 +40,8 @@ class ModelConfig(BaseModel):
 
     implementation: ClassVar[str]
     """``module:Class`` of the torch implementation."""
+    trainable: ClassVar[str] = "aesweep.trainables.autoencoder:train_autoencoder"
+    """``module:function`` that trains one trial of this family (see trainables/entry.py)."""
     distance: ClassVar[Distance | None] = None
     """The latent distance this family regularises (decides strategy compatibility and cost)."""
 

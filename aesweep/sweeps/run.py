@@ -141,7 +141,7 @@ def _run_inline(
     threads: int,
     log: Any,
 ) -> None:
-    from aesweep.trainables.autoencoder import inline_trainable
+    from aesweep.trainables.entry import inline_trainable
 
     use_gpu = spec.resources.gpus_per_trial != 0
     for i, t in enumerate(todo, 1):
@@ -169,7 +169,7 @@ def _run_tune(
     import ray
     from ray import tune
 
-    from aesweep.trainables.autoencoder import tune_trainable
+    from aesweep.trainables.entry import tune_trainable
 
     if not ray.is_initialized():
         ray.init(

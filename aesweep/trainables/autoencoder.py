@@ -1,8 +1,7 @@
 """Stage 1: train one autoencoder trial (data + model + strategy -> epochs -> evaluate -> report).
 
-The same function serves Ray Tune (:func:`tune_trainable`) and the inline runner; both log
-to the trial's MLflow child run, created beforehand by the driver, so records are identical.
-A non-finite loss or metric ends the trial as ``diverged`` (a result, never retried).
+Called through :mod:`aesweep.trainables.entry` (Ray Tune or inline). A non-finite loss or
+metric ends the trial as ``diverged`` (a result, never retried).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from aesweep.strategies.loading import build_strategy
 from aesweep.sweeps.plan import TrialConfig
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
 from aesweep.trainables.evaluation import evaluate_autoencoder
-from aesweep.trainables.reporting import InlineReporter, Reporter, TuneReporter
+from aesweep.trainables.reporting import Reporter
 
 CHECKPOINT_FILE = "trial.pt"
 
@@ -72,24 +71,10 @@ class TrialState:
         return int(state["epoch"])
 
 
-def run_trial(payload: dict[str, Any], reporter: Reporter) -> str:
-    """Train and evaluate one trial; returns its outcome (``finished`` or ``diverged``)."""
-    cfg = TrialConfig.model_validate(payload["trial"])
-    torch.set_num_threads(max(1, int(payload.get("threads", 1))))
-    run = TrialRun(payload["tracking_uri"], payload["run_id"])
-    run.start()
-    try:
-        outcome = _train(cfg, payload, reporter, run)
-    except KeyboardInterrupt:
-        run.finish("killed")
-        raise
-    except BaseException as exc:
-        run.finish("failed", **{"aesweep.error": f"{type(exc).__name__}: {exc}"[:500]})
-        raise
-    return outcome
-
-
-def _train(cfg: TrialConfig, payload: dict[str, Any], reporter: Reporter, run: TrialRun) -> str:
+def train_autoencoder(
+    cfg: TrialConfig, payload: dict[str, Any], reporter: Reporter, run: TrialRun
+) -> str:
+    """Stage 1 of every autoencoder family; returns ``finished`` or ``diverged``."""
     torch.manual_seed(cfg.seed)
     device = pick_device(bool(payload.get("use_gpu", False)))
     data = load_dataset(cfg.data).to(device)
@@ -135,12 +120,3 @@ def _train(cfg: TrialConfig, payload: dict[str, Any], reporter: Reporter, run: T
             reporter.report({**metrics, "diverged": 0.0})
     run.finish("finished")
     return "finished"
-
-
-def tune_trainable(config: dict[str, Any], payloads: dict[str, dict[str, Any]]) -> None:
-    """The Ray Tune function trainable: ``config["trial_id"]`` picks one trial's payload."""
-    run_trial(payloads[config["trial_id"]], TuneReporter())
-
-
-def inline_trainable(payload: dict[str, Any]) -> str:
-    return run_trial(payload, InlineReporter())
