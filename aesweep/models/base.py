@@ -1,11 +1,14 @@
 """The shape every family shares (MoW eq. 1): cost = F(Z; V) + Σ G(x_i).
 
 A family supplies the networks, the per-sample term G (reconstruction) and the set term F
-(the latent distance). A strategy decides which latents F sees (``z_set``); families know
-nothing of strategies, Ray or MLflow.
+(the latent distance). A strategy decides which latents F sees (``z_set``, or a
+:class:`LatentSet` of fresh and stored latents); families know nothing of strategies, Ray or
+MLflow.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +19,11 @@ from aesweep.models.config import ARCHITECTURES, ModelConfig
 
 def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor, form: str) -> torch.Tensor:
     """The training form of rec (REFERENCE: Models): per-image pixel sums, batch mean."""
-    per_image = (x - x_hat).pow(2).flatten(1).sum(1)
+    return reconstruction_from_sums((x - x_hat).pow(2).flatten(1).sum(1), form)
+
+
+def reconstruction_from_sums(per_image: torch.Tensor, form: str) -> torch.Tensor:
+    """rec from the per-image sums of squared pixel errors (Run-Sort-ReRun weighs chunks by it)."""
     if form == "sqrt_sum":  # moving-window code
         return per_image.mean().sqrt()
     if form == "wae_scaled":  # WAE code
@@ -24,6 +31,24 @@ def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor, form: str) -> torc
     if form == "sum":
         return per_image.mean()
     raise ValueError(f"unknown reconstruction form {form!r}")
+
+
+@dataclass(frozen=True)
+class LatentSet:
+    """The set a strategy hands the family's distance F (MoW eq. 1).
+
+    ``fresh``: latents of this step's images (with gradient); ``stored``: latents kept from
+    earlier steps (moving-window buffer, momentum queue; no gradient); ``keys``: the momentum
+    encoder's latents of this step's images (MoCA's positives), when a strategy computes them.
+    """
+
+    fresh: torch.Tensor
+    stored: torch.Tensor | None = None
+    keys: torch.Tensor | None = None
+
+    def joined(self) -> torch.Tensor:
+        """Every row F compares: the fresh latents followed by the stored ones."""
+        return self.fresh if self.stored is None else torch.cat([self.fresh, self.stored])
 
 
 class AutoencoderModel(nn.Module):
@@ -38,8 +63,12 @@ class AutoencoderModel(nn.Module):
         )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.net.encoder(x)
-        return F.normalize(z, dim=1) if self.cfg.prior == "sphere" else z
+        return self.project_latent(self.net.encoder(x))
+
+    def project_latent(self, h: torch.Tensor) -> torch.Tensor:
+        """An encoder's raw output as a latent: onto the unit sphere for a sphere prior (also
+        applied to a momentum encoder's output)."""
+        return F.normalize(h, dim=1) if self.cfg.prior == "sphere" else h
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.net.decoder(z)
@@ -56,16 +85,27 @@ class AutoencoderModel(nn.Module):
     def rec_loss(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         return reconstruction_loss(x, x_hat, self.cfg.reconstruction)
 
+    def rec_from_sums(self, per_image: torch.Tensor) -> torch.Tensor:
+        """rec from per-image squared-error sums; a family that overrides :meth:`rec_loss`
+        with a per-image form overrides this too (Run-Sort-ReRun uses it)."""
+        return reconstruction_from_sums(per_image, self.cfg.reconstruction)
+
     def latent_loss(self, z_set: torch.Tensor) -> torch.Tensor:
         """F(Z): the family's distance of the latent set to the prior (zero for a plain AE)."""
         return z_set.new_zeros(())
 
+    def set_loss(self, latents: LatentSet) -> torch.Tensor:
+        """F on the set a strategy formed: by default the distance of the joined set (the
+        fresh rows carry the gradient). MoCA overrides it to use the momentum keys."""
+        return self.latent_loss(latents.joined())
+
     def training_loss(
-        self, x: torch.Tensor, x_hat: torch.Tensor, z_set: torch.Tensor
+        self, x: torch.Tensor, x_hat: torch.Tensor, z_set: torch.Tensor | LatentSet
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """rec(x, x̂) + λ F(z_set); also the detached parts, for device-side accumulation."""
         rec = self.rec_loss(x, x_hat)
-        latent = self.latent_loss(z_set)
+        latents = z_set if isinstance(z_set, LatentSet) else LatentSet(z_set)
+        latent = self.set_loss(latents)
         loss = rec + self.cfg.lambda_ * latent
         return loss, {"loss": loss.detach(), "rec": rec.detach(), "latent": latent.detach()}
 
