@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import Any
 
 from aesweep.sweeps.plan import TrialConfig, summary
 from aesweep.sweeps.spec import SweepSpec
-from aesweep.tracking.store import SweepStore, TrialRecord
+from aesweep.tracking.store import TAG_OUTCOME, SweepStore, TrialRecord
+from aesweep.trainables.checkpoints import find_latest
 
 
 @dataclass
@@ -58,34 +60,61 @@ def resolve_gpus(spec: SweepSpec, cluster: dict[str, float]) -> float:
     return min(1.0, max(share, 1 / 16))
 
 
-def prepare(
-    spec: SweepSpec, trials: list[TrialConfig], spec_text: str
-) -> tuple[SweepStore, str, list[TrialConfig], dict[str, str], list[str]]:
-    """Open the parent run, skip finished trials, create child runs for the rest."""
+@dataclass
+class Prepared:
+    """The driver's records for one submission: what to run, in which MLflow runs, from
+    which checkpoints."""
+
+    store: SweepStore
+    parent: str
+    todo: list[TrialConfig]
+    run_ids: dict[str, str]
+    resume_from: dict[str, str]
+    done: list[str]
+    experiment_dir: str  # Ray Tune's experiment name for this submission
+
+
+def prepare(spec: SweepSpec, trials: list[TrialConfig], spec_text: str) -> Prepared:
+    """Open the parent run; skip finished trials; for the rest, reuse the child run of a
+    trial that has a checkpoint to resume from, else create a new one (an older unfinished
+    run of the same trial is tagged as superseded, so no trial is counted twice)."""
     store = SweepStore(spec.tracking.uri, spec.experiment)
     existing = store.latest_by_trial([t.trial_id for t in trials])
     done = [t.trial_id for t in trials if t.trial_id in existing and existing[t.trial_id].finished]
     parent = store.open_parent(spec.name, spec_hash(spec), spec_text, summary(spec, trials))
-    run_ids = {}
+    storage = Path(spec.tracking.storage).expanduser().resolve()
+    run_ids: dict[str, str] = {}
+    resume_from: dict[str, str] = {}
     for t in trials:
         if t.trial_id in done:
             continue
+        old = existing.get(t.trial_id)
+        checkpoint = find_latest(storage, t.trial_id)
+        if old is not None and (checkpoint is not None or not old.metrics):
+            run_ids[t.trial_id] = old.run_id  # continue it, or start the one never started
+            if checkpoint is not None:
+                resume_from[t.trial_id] = str(checkpoint)
+            continue
         params = {"trial_id": t.trial_id, **t.flat()}
         group = " / ".join(t.group_key)
-        run_ids[t.trial_id] = store.create_trial_run(
-            parent, t.trial_id, trial_name(t), params, group
-        )
+        new = store.create_trial_run(parent, t.trial_id, trial_name(t), params, group)
+        run_ids[t.trial_id] = new
+        if old is not None:
+            store.supersede(old.run_id, new)
     todo = [t for t in trials if t.trial_id in run_ids]
-    return store, parent, todo, run_ids, done
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Prepared(
+        store, parent, todo, run_ids, resume_from, done, f"{spec.name}-{stamp}-{parent[:6]}"
+    )
 
 
-def payload(
-    trial: TrialConfig, uri: str, run_id: str, *, threads: int, use_gpu: bool
-) -> dict[str, Any]:
+def payload(prep: Prepared, trial: TrialConfig, *, threads: int, use_gpu: bool) -> dict[str, Any]:
+    """What one trial function receives (JSON-able)."""
     return {
         "trial": trial.model_dump(mode="json", by_alias=True),
-        "tracking_uri": uri,
-        "run_id": run_id,
+        "tracking_uri": prep.store.uri,
+        "run_id": prep.run_ids[trial.trial_id],
+        "resume_from": prep.resume_from.get(trial.trial_id),
         "threads": threads,
         "use_gpu": use_gpu,
     }
@@ -101,55 +130,56 @@ def run_sweep(
     max_concurrent: int | None = None,
     log: Any = print,
 ) -> SweepOutcome:
-    store, parent, todo, run_ids, done = prepare(spec, trials, spec_text)
-    if done:
-        log(f"{len(done)} of {len(trials)} trials already finished in MLflow; not run again")
+    prep = prepare(spec, trials, spec_text)
+    if prep.done:
+        log(f"{len(prep.done)} of {len(trials)} trials already finished in MLflow; not run again")
+    if prep.resume_from:
+        log(f"{len(prep.resume_from)} unfinished trials resume from their last checkpoint")
     threads = max(1, int(spec.resources.cpus_per_trial))
     status = "FINISHED"
     try:
         if inline:
-            _run_inline(spec, todo, store.uri, run_ids, threads, log)
-        elif todo:
-            _run_tune(spec, todo, store.uri, run_ids, threads, address, max_concurrent)
+            _run_inline(spec, prep, threads, log)
+        elif prep.todo:
+            _run_tune(spec, prep, threads, address, max_concurrent)
     except KeyboardInterrupt:
         status = "KILLED"
         raise
     finally:
-        records = store.latest_by_trial([t.trial_id for t in todo])
-        _mark_unfinished(store, records, "KILLED" if status == "KILLED" else "FAILED")
-        store.close_parent(parent, status)
-    outcome = SweepOutcome(parent, skipped=done)
-    for t in todo:
+        records = prep.store.latest_by_trial([t.trial_id for t in prep.todo])
+        # A child still RUNNING here was interrupted (an error would have marked it FAILED);
+        # one still SCHEDULED never started.
+        _mark_unfinished(prep.store, records, "KILLED")
+        prep.store.close_parent(prep.parent, status)
+    outcome = SweepOutcome(prep.parent, skipped=prep.done)
+    for t in prep.todo:
         rec = records.get(t.trial_id)
         outcome.outcomes[t.trial_id] = (rec.outcome if rec else None) or "failed"
     return outcome
 
 
 def _mark_unfinished(store: SweepStore, records: dict[str, TrialRecord], status: str) -> None:
-    """Child runs left RUNNING (a trial that never started, or a killed sweep) get an end."""
+    """Child runs left RUNNING or SCHEDULED (an interrupted sweep) get an end."""
     for rec in records.values():
-        if rec.status == "RUNNING":
-            store.client.set_tag(rec.run_id, "aesweep.outcome", status.lower())
+        if rec.status in ("RUNNING", "SCHEDULED"):
+            store.client.set_tag(rec.run_id, TAG_OUTCOME, status.lower())
             store.client.set_terminated(rec.run_id, status)
 
 
-def _run_inline(
-    spec: SweepSpec,
-    todo: list[TrialConfig],
-    uri: str,
-    run_ids: dict[str, str],
-    threads: int,
-    log: Any,
-) -> None:
+def _storage(spec: SweepSpec) -> Path:
+    return Path(spec.tracking.storage).expanduser().resolve()
+
+
+def _run_inline(spec: SweepSpec, prep: Prepared, threads: int, log: Any) -> None:
     from aesweep.trainables.entry import inline_trainable
 
     use_gpu = spec.resources.gpus_per_trial != 0
-    for i, t in enumerate(todo, 1):
-        log(f"[{i}/{len(todo)}] {trial_name(t)}")
+    for i, t in enumerate(prep.todo, 1):
+        log(f"[{i}/{len(prep.todo)}] {trial_name(t)}")
+        body = payload(prep, t, threads=threads, use_gpu=use_gpu)
+        body["inline_dir"] = str(_storage(spec) / prep.experiment_dir / trial_name(t))
         try:
-            result = inline_trainable(
-                payload(t, uri, run_ids[t.trial_id], threads=threads, use_gpu=use_gpu)
-            )
+            result = inline_trainable(body)
         except Exception as exc:  # one failing trial does not stop the sweep
             log(f"    failed: {type(exc).__name__}: {exc}")
             continue
@@ -158,29 +188,24 @@ def _run_inline(
 
 def _run_tune(
     spec: SweepSpec,
-    todo: list[TrialConfig],
-    uri: str,
-    run_ids: dict[str, str],
+    prep: Prepared,
     threads: int,
     address: str | None,
     max_concurrent: int | None,
 ) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Checkpointing every epoch is intended; Tune's warning about frequent snapshots is not.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import ray
     from ray import tune
 
     from aesweep.trainables.entry import tune_trainable
 
     if not ray.is_initialized():
-        ray.init(
-            address=address, include_dashboard=False, logging_level="WARNING", log_to_driver=True
-        )
+        ray.init(address=address, include_dashboard=False, logging_level="WARNING")
     gpus = resolve_gpus(spec, ray.cluster_resources())
-    by_id = {t.trial_id: t for t in todo}
-    payloads = {
-        t.trial_id: payload(t, uri, run_ids[t.trial_id], threads=threads, use_gpu=gpus > 0)
-        for t in todo
-    }
+    by_id = {t.trial_id: t for t in prep.todo}
+    payloads = {t.trial_id: payload(prep, t, threads=threads, use_gpu=gpus > 0) for t in prep.todo}
     trainable = tune.with_resources(
         tune.with_parameters(tune_trainable, payloads=payloads),
         {"cpu": spec.resources.cpus_per_trial, "gpu": gpus},
@@ -198,8 +223,8 @@ def _run_tune(
             trial_dirname_creator=name,
         ),
         run_config=tune.RunConfig(
-            name=spec.name,
-            storage_path=str(Path(spec.tracking.storage).expanduser().resolve()),
+            name=prep.experiment_dir,
+            storage_path=str(_storage(spec)),
             failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
             verbose=1,

@@ -24,6 +24,7 @@ TAG_TRIAL_ID = "aesweep.trial_id"
 TAG_OUTCOME = "aesweep.outcome"  # finished | diverged | failed | killed
 TAG_DIVERGED_EPOCH = "aesweep.diverged_epoch"
 TAG_GROUP = "aesweep.group"  # "dataset / model / strategy"
+TAG_SUPERSEDED_BY = "aesweep.superseded_by"  # an unfinished run that started over
 MAX_PARAM_LENGTH = 6000
 
 
@@ -123,7 +124,14 @@ class SweepStore:
         batch = [Param(k, _param(v)) for k, v in params.items()]
         for i in range(0, len(batch), 100):
             self.client.log_batch(run.info.run_id, params=batch[i : i + 100])
+        self.client.update_run(run.info.run_id, status="SCHEDULED")  # RUNNING once it starts
         return run.info.run_id
+
+    def supersede(self, old_run_id: str, new_run_id: str) -> None:
+        """An unfinished run whose trial starts over in ``new_run_id``: ended and tagged."""
+        self.client.set_tag(old_run_id, TAG_SUPERSEDED_BY, new_run_id)
+        if self.client.get_run(old_run_id).info.status == "RUNNING":
+            self.client.set_terminated(old_run_id, "KILLED")
 
     def trial_records(self, trial_ids: list[str] | None = None) -> list[TrialRecord]:
         """Every trial run of the experiment (newest first), optionally only these ids."""

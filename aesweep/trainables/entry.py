@@ -8,12 +8,17 @@ same whichever runner ran the trial.
 from __future__ import annotations
 
 import importlib
+import logging
+import os
+import socket
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from aesweep.sweeps.plan import TrialConfig
 from aesweep.tracking.store import TrialRun
+from aesweep.trainables.checkpoints import InlineCheckpoints
 from aesweep.trainables.reporting import InlineReporter, Reporter, TuneReporter
 
 
@@ -28,6 +33,7 @@ def run_trial(payload: dict[str, Any], reporter: Reporter) -> str:
     train = getattr(importlib.import_module(module), func)
     run = TrialRun(payload["tracking_uri"], payload["run_id"])
     run.start()
+    run.set_tags({"aesweep.worker_pid": os.getpid(), "aesweep.host": socket.gethostname()})
     try:
         return train(cfg, payload, reporter, run)
     except KeyboardInterrupt:
@@ -40,8 +46,14 @@ def run_trial(payload: dict[str, Any], reporter: Reporter) -> str:
 
 def tune_trainable(config: dict[str, Any], payloads: dict[str, dict[str, Any]]) -> None:
     """The Ray Tune function trainable: ``config["trial_id"]`` picks one trial's payload."""
+    for name in ("ray.train", "ray.tune"):  # one "checkpoint created" line per epoch is noise
+        logging.getLogger(name).setLevel(logging.WARNING)
     run_trial(payloads[config["trial_id"]], TuneReporter())
 
 
 def inline_trainable(payload: dict[str, Any]) -> str:
-    return run_trial(payload, InlineReporter())
+    """Run one trial here; checkpoints go to ``payload["inline_dir"]`` when given."""
+    folder = payload.get("inline_dir")
+    keep = int(payload["trial"]["checkpoint"]["keep"])
+    checkpoints = InlineCheckpoints(Path(folder), keep) if folder else None
+    return run_trial(payload, InlineReporter(checkpoints))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from aesweep.trainables.checkpoints import InlineCheckpoints
+
 
 class Reporter(Protocol):
     def report(self, metrics: dict[str, float], checkpoint_dir: str | None = None) -> None: ...
@@ -12,13 +14,16 @@ class Reporter(Protocol):
 
 
 class InlineReporter:
-    """The inline runner's: keeps the history in memory."""
+    """The inline runner's: keeps the history in memory and checkpoints in Ray's layout."""
 
-    def __init__(self) -> None:
+    def __init__(self, checkpoints: InlineCheckpoints | None = None) -> None:
         self.history: list[dict[str, float]] = []
+        self.checkpoints = checkpoints
 
     def report(self, metrics: dict[str, float], checkpoint_dir: str | None = None) -> None:
         self.history.append(dict(metrics))
+        if checkpoint_dir is not None and self.checkpoints is not None:
+            self.checkpoints.persist(checkpoint_dir, int(metrics["epoch"]))
 
     def restore_dir(self) -> None:
         return None
