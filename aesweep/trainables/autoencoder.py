@@ -21,6 +21,7 @@ from aesweep.strategies.base import Strategy
 from aesweep.strategies.loading import build_strategy
 from aesweep.sweeps.plan import TrialConfig
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
+from aesweep.trainables.checkpoints import restore_folder, write_meta
 from aesweep.trainables.evaluation import evaluate_autoencoder
 from aesweep.trainables.reporting import Reporter
 
@@ -84,10 +85,10 @@ def train_autoencoder(
     state = TrialState(model, optimizer, strategy)
 
     start_epoch = 0
-    checkpoint = reporter.restore_dir()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            start_epoch = state.load(Path(folder))
+    with restore_folder(reporter, payload) as folder:
+        if folder is not None:
+            start_epoch = state.load(folder)
+            run.set_tags({"aesweep.resumed_from_epoch": start_epoch})
     logged_up_to = run.last_logged_step() if start_epoch else 0
 
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
@@ -115,6 +116,7 @@ def train_autoencoder(
         if epoch % cfg.checkpoint.every == 0 or last:
             with tempfile.TemporaryDirectory() as folder:
                 state.save(Path(folder), epoch)
+                write_meta(Path(folder), cfg.trial_id, epoch)
                 reporter.report({**metrics, "diverged": 0.0}, checkpoint_dir=folder)
         elif evaluated:
             reporter.report({**metrics, "diverged": 0.0})
