@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +23,10 @@ class DataConfig(BaseModel):
     loader: ClassVar[str]
     """``module:function`` returning a :class:`aesweep.data.base.TensorDataset`."""
 
+    def missing(self) -> str | None:
+        """Why this dataset cannot be loaded here, checked before any trial starts (or None)."""
+        return None
+
 
 @DATA_CONFIGS.register("digits")
 class DigitsConfig(DataConfig):
@@ -40,6 +45,16 @@ class MNISTConfig(DataConfig):
     root: str = "~/.cache/aesweep/data"
     download: bool = False
     loader: ClassVar[str] = "aesweep.data.mnist:load_mnist"
+
+    def missing(self) -> str | None:
+        raw = Path(self.root).expanduser() / "MNIST" / "raw"
+        names = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
+        if self.download or all((raw / n).exists() or (raw / f"{n}.gz").exists() for n in names):
+            return None
+        return (
+            f"MNIST not found in {raw}; set data.root to the folder holding MNIST/raw, "
+            "or data.download: true"
+        )
 
 
 @DATA_CONFIGS.register("gaussian_mixture")

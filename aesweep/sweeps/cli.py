@@ -44,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-concurrent", type=int, metavar="N", help="at most N trials at once")
     sp = with_spec("results", "the paper-style table of a sweep, read from MLflow")
     sp.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
+    with_spec("status", "each trial's state (pending, running, finished, diverged, failed)")
     sp = with_spec("ui", "start the MLflow UI on 127.0.0.1 for the spec's tracking store")
     sp.add_argument("--port", type=int, default=5000)
     sp.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1 only)")
@@ -60,7 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.lines:
             print(line, file=sys.stderr)
         return EXIT_BAD_INPUT
-    handler = {"validate": _validate, "plan": _plan, "run": _run, "results": _results, "ui": _ui}
+    handler = {
+        "validate": _validate,
+        "plan": _plan,
+        "run": _run,
+        "results": _results,
+        "status": _status,
+        "ui": _ui,
+    }
     return handler[args.command](args, spec, trials)
 
 
@@ -93,6 +101,13 @@ def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unty
 
     if args.max_concurrent is not None and args.max_concurrent < 1:
         print("--max-concurrent: must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from aesweep.sweeps.preflight import preflight
+
+    problems = preflight(spec, address=args.address)
+    if problems:
+        for line in problems:
+            print(f"{args.spec}: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(summary(spec, trials))
     spec_text = Path(args.spec).read_text()
@@ -133,6 +148,21 @@ def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-
         )
         return 1
     print(format_rows(result_rows(spec, trials, store), args.format))
+    return 0
+
+
+def _status(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+    from aesweep.sweeps.run import trial_name
+    from aesweep.sweeps.status import progress_line, trial_states
+    from aesweep.tracking.store import SweepStore
+
+    rows = trial_states(trials, SweepStore(spec.tracking.uri, spec.experiment))
+    names = {t.trial_id: trial_name(t) for t in trials}
+    width = max(len(n) for n in names.values())
+    for row in rows:
+        name = names[row["trial_id"]].ljust(width)
+        print(f"{name}  {row['state']:<9}  epoch {row['epoch']}/{row['epochs']}")
+    print(progress_line(rows))
     return 0
 
 

@@ -1,0 +1,38 @@
+"""Where a sweep stands: each trial's state and progress, read back from MLflow.
+
+States: pending (no run yet, or scheduled), running, finished, diverged, failed, killed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from aesweep.sweeps.plan import TrialConfig
+from aesweep.tracking.store import SweepStore
+
+STATE_OF_STATUS = {"SCHEDULED": "pending", "RUNNING": "running", "FINISHED": "finished"}
+
+
+def trial_states(trials: list[TrialConfig], store: SweepStore) -> list[dict[str, Any]]:
+    records = store.latest_by_trial([t.trial_id for t in trials])
+    rows = []
+    for t in trials:
+        rec = records.get(t.trial_id)
+        if rec is None:
+            state, epoch = "pending", 0
+        else:
+            state = rec.outcome or STATE_OF_STATUS.get(rec.status, rec.status.lower())
+            if rec.status == "RUNNING":
+                state = "running"
+            epoch = int(rec.metrics.get("epoch", 0))
+        rows.append({"trial_id": t.trial_id, "state": state, "epoch": epoch, "epochs": t.epochs})
+    return rows
+
+
+def progress_line(rows: list[dict[str, Any]]) -> str:
+    counts = Counter(r["state"] for r in rows)
+    done = counts["finished"] + counts["diverged"]
+    order = ["finished", "diverged", "running", "pending", "failed", "killed"]
+    parts = [f"{counts[s]} {s}" for s in order if counts[s]]
+    return f"{done}/{len(rows)} trials done: " + ", ".join(parts)
