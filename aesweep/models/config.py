@@ -17,7 +17,9 @@ ARCHITECTURES: Registry[object] = Registry("architecture")
 """Network builders by name (lazy: importing this module imports no torch)."""
 ARCHITECTURES.register_lazy("mlp", "aesweep.models.architectures.mlp:MLPAutoencoder")
 
-Distance = Literal["mmd", "cw", "sliced", "contrastive"]
+Distance = Literal["mmd", "cw", "sliced", "contrastive", "sliced_data"]
+"""Latent distances, and ``sliced_data``: a sliced Wasserstein distance between generated and
+real samples in data space (the Run-Sort-ReRun generator), which latent strategies cannot feed."""
 Reconstruction = Literal["sqrt_sum", "wae_scaled", "sum"]
 
 

@@ -7,11 +7,12 @@ stay tensors until the trainable reads them once per epoch.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
-from aesweep.models.base import AutoencoderModel
+from aesweep.models.base import AutoencoderModel, LatentSet
 
 
 class StepSums:
@@ -43,11 +44,32 @@ class StepSums:
         return bool(self.nonfinite) if self.nonfinite is not None else False
 
 
-class Strategy:
-    """Base class: subclasses implement :meth:`train_epoch`; stateful ones also save state."""
+def epoch_batches(train: torch.Tensor, n: int) -> Iterator[torch.Tensor]:
+    """One epoch of full batches of ``n`` rows in a fresh random order (the last partial batch
+    is dropped, so every latent distance sees exactly the rows it expects). The one place a
+    step's images are drawn: strategies that consume n images per step share its RNG use."""
+    order = torch.randperm(len(train), device=train.device)
+    for start in range(0, len(train) - n + 1, n):
+        yield train[order[start : start + n]]
 
-    def __init__(self, cfg: Any, model: AutoencoderModel, train: torch.Tensor) -> None:
+
+class Strategy:
+    """Base class: subclasses implement :meth:`train_epoch`; stateful ones also save state.
+
+    ``epochs`` is the trial's number of epochs (strategies with a schedule over the whole run,
+    such as the momentum queue, need it; None when unknown).
+    """
+
+    def __init__(
+        self,
+        cfg: Any,
+        model: AutoencoderModel,
+        train: torch.Tensor,
+        *,
+        epochs: int | None = None,
+    ) -> None:
         self.cfg = cfg
+        self.epochs = epochs
 
     def train_epoch(
         self,
@@ -70,9 +92,10 @@ def optimizer_step(
     optimizer: torch.optim.Optimizer,
     x: torch.Tensor,
     z: torch.Tensor,
-    z_set: torch.Tensor,
+    z_set: torch.Tensor | LatentSet,
 ) -> dict[str, torch.Tensor]:
-    """rec + λ F(z_set) backward and one step; then the family's after-step hook."""
+    """rec + λ F(z_set) backward and one step; then the family's after-step hook. ``z_set``
+    is the set F sees: the batch's latents, or a :class:`LatentSet` (fresh + stored)."""
     x_hat = model.decode(z)
     loss, parts = model.training_loss(x, x_hat, z_set)
     optimizer.zero_grad(set_to_none=True)

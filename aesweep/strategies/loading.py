@@ -11,6 +11,13 @@ from aesweep.strategies.base import Strategy
 from aesweep.strategies.config import StrategyConfig
 
 
-def build_strategy(cfg: StrategyConfig, model: AutoencoderModel, train: torch.Tensor) -> Strategy:
+def build_strategy(
+    cfg: StrategyConfig,
+    model: AutoencoderModel,
+    train: torch.Tensor,
+    *,
+    epochs: int | None = None,
+) -> Strategy:
+    """The strategy of ``cfg`` for ``model``; ``epochs``: the trial's (for whole-run schedules)."""
     module, _, cls = cfg.implementation.partition(":")
-    return getattr(importlib.import_module(module), cls)(cfg, model, train)
+    return getattr(importlib.import_module(module), cls)(cfg, model, train, epochs=epochs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from aesweep.models.base import AutoencoderModel
-from aesweep.strategies.base import StepSums, Strategy, optimizer_step
+from aesweep.strategies.base import StepSums, Strategy, epoch_batches, optimizer_step
 from aesweep.strategies.config import MinibatchConfig
 
 
@@ -23,10 +23,7 @@ class Minibatch(Strategy):
         epoch: int,
     ) -> StepSums:
         sums = StepSums()
-        n = self.cfg.batch_size
-        order = torch.randperm(len(train), device=train.device)
-        for start in range(0, len(train) - n + 1, n):
-            x = train[order[start : start + n]]
+        for x in epoch_batches(train, self.cfg.batch_size):
             z = model.encode(x)
             sums.add(optimizer_step(model, optimizer, x, z, z))
         return sums

@@ -81,7 +81,7 @@ def train_autoencoder(
     data = load_dataset(cfg.data).to(device)
     model = build_model(cfg.model, data).to(device)
     optimizer = build_optimizer(cfg, model.parameters())
-    strategy = build_strategy(cfg.strategy, model, data.train)
+    strategy = build_strategy(cfg.strategy, model, data.train, epochs=cfg.epochs)
     state = TrialState(model, optimizer, strategy)
 
     start_epoch = 0

@@ -1,0 +1,89 @@
+"""BatchNorm on running statistics for Run-Sort-ReRun (RSR §3.2; the authors' ``RunningBN``).
+
+The rerun must reproduce the run exactly, so no layer may normalise with the statistics of the
+chunk it happens to see: during one step every BatchNorm normalises with its running
+statistics; the run's batch statistics (over all b samples) are gathered and folded into the
+running statistics once, after the optimiser step, with the layer's own momentum.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+
+class _Moments:
+    """Per-channel count, sum and sum of squares of a BatchNorm's inputs (float64)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total: torch.Tensor | None = None
+        self.squares: torch.Tensor | None = None
+
+    def add(self, x: torch.Tensor) -> None:
+        dims = [d for d in range(x.dim()) if d != 1]
+        xd = x.detach().double()
+        s, sq = xd.sum(dims), xd.square().sum(dims)
+        self.total = s if self.total is None else self.total + s
+        self.squares = sq if self.squares is None else self.squares + sq
+        self.count += x.numel() // x.shape[1]
+
+
+class RunningStatistics:
+    """Holds every BatchNorm of ``module`` on its running statistics while active.
+
+    ``with stats.frozen():`` puts the BatchNorms in eval mode (restored on exit);
+    ``with stats.collecting():`` also accumulates the inputs' moments; :meth:`update` folds them
+    into the running mean and (unbiased) variance, as ``nn.BatchNorm`` would for one batch.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        self.norms = [m for m in module.modules() if isinstance(m, _BatchNorm)]
+        self.moments: dict[int, _Moments] = {}
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        modes = [m.training for m in self.norms]
+        for m in self.norms:
+            m.eval()
+        try:
+            yield
+        finally:
+            for m, mode in zip(self.norms, modes, strict=True):
+                m.train(mode)
+
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[None]:
+        def hook(module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+            self.moments.setdefault(id(module), _Moments()).add(args[0])
+
+        handles = [m.register_forward_pre_hook(hook) for m in self.norms]
+        try:
+            with self.frozen():
+                yield
+        finally:
+            for h in handles:
+                h.remove()
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """Fold the collected moments into each layer's running statistics, then forget them."""
+        for m in self.norms:
+            mom = self.moments.get(id(m))
+            if mom is None or mom.count < 2 or m.running_mean is None or m.running_var is None:
+                continue
+            mean = mom.total / mom.count
+            var = (mom.squares - mom.count * mean.square()) / (mom.count - 1)
+            if m.num_batches_tracked is not None:
+                m.num_batches_tracked.add_(1)
+            factor = m.momentum
+            if factor is None:  # cumulative moving average
+                factor = 1.0 / float(m.num_batches_tracked)
+            m.running_mean.mul_(1 - factor).add_(mean.to(m.running_mean.dtype), alpha=factor)
+            var = var.clamp_min(0).to(m.running_var.dtype)
+            m.running_var.mul_(1 - factor).add_(var, alpha=factor)
+        self.moments.clear()
