@@ -1,0 +1,1 @@
+"""MoCA: rec + λ L_MoCo, a contrastive latent regulariser on the unit sphere (MoCA paper)."""
