@@ -3,6 +3,7 @@
 from aesweep.models.ae import config as _ae  # noqa: F401
 from aesweep.models.config import MODEL_CONFIGS, ModelConfig
 from aesweep.models.cwae import config as _cwae  # noqa: F401
+from aesweep.models.generator import config as _generator  # noqa: F401
 from aesweep.models.moca import config as _moca  # noqa: F401
 from aesweep.models.wae_mmd import config as _wae_mmd  # noqa: F401
 

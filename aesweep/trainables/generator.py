@@ -1,0 +1,306 @@
+"""Train one data-space generator trial (the Run-Sort-ReRun toy, RSR §3.1 and Figure 1).
+
+noise N(0, I) -> G -> samples, trained with ``mean_l W_p^p`` against real samples, under
+``minibatch`` (n generated vs n real per step) or ``run_sort_rerun`` (b vs b, chunks of m).
+BatchNorm runs on running statistics (updated once per step), as in the authors' toy. Every
+evaluation logs ``w1_to_target`` (1-D Wasserstein distance of generated samples to the test
+split) and, for 1-D data, a histogram of generated vs target samples as a PNG. Divergence,
+checkpoints and records as in :mod:`aesweep.trainables.autoencoder`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from aesweep.data.loading import load_dataset
+from aesweep.distances import random_directions, sliced_wasserstein, wasserstein_1d
+from aesweep.models.generator.config import GeneratorConfig
+from aesweep.models.generator.model import Generator
+from aesweep.models.loading import build_model
+from aesweep.registry import Registry
+from aesweep.strategies.base import StepSums
+from aesweep.strategies.config import MinibatchConfig, RunSortReRunConfig, StrategyConfig
+from aesweep.strategies.run_sort_rerun import next_directions, rerun_pass, run_pass, sort_targets
+from aesweep.strategies.running_stats import RunningStatistics
+from aesweep.sweeps.plan import TrialConfig
+from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
+from aesweep.trainables.autoencoder import build_optimizer, pick_device
+from aesweep.trainables.checkpoints import restore_folder, write_meta
+from aesweep.trainables.reporting import Reporter
+
+CHECKPOINT_FILE = "trial.pt"
+LR_MIN = 1e-7  # the authors' CosineAnnealingLR eta_min
+EVAL_SEED = 0
+
+
+class GeneratorStep:
+    """One optimiser step of a generator under one strategy (state goes in checkpoints)."""
+
+    def __init__(self, cfg: StrategyConfig, model: GeneratorConfig, dim: int) -> None:
+        self.cfg, self.model_cfg, self.dim = cfg, model, dim
+
+    def __call__(
+        self,
+        gen: Generator,
+        optimizer: torch.optim.Optimizer,
+        train: torch.Tensor,
+        stats: RunningStatistics,
+    ) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None
+
+
+GENERATOR_STEPS: Registry[type[GeneratorStep]] = Registry("generator step")
+"""Strategy kind -> how a generator takes one step under it (the kinds ``sliced_data`` allows)."""
+
+
+def real_sample(train: torch.Tensor, n: int) -> torch.Tensor:
+    """n training samples drawn with replacement (the toy samples the target afresh)."""
+    return train[torch.randint(len(train), (n,), device=train.device)]
+
+
+@GENERATOR_STEPS.register("minibatch")
+class MinibatchStep(GeneratorStep):
+    """n generated vs n real samples; θ = 1 for 1-D data, else fresh random directions."""
+
+    cfg: MinibatchConfig
+
+    def __call__(self, gen, optimizer, train, stats):  # type: ignore[no-untyped-def]
+        n = self.cfg.batch_size
+        noise, real = gen.sample_noise(n), real_sample(train, n)
+        if self.dim == 1:
+            theta = torch.ones(1, 1, device=real.device)
+        else:
+            theta = random_directions(self.model_cfg.projections, self.dim, device=real.device)
+        with stats.collecting():
+            fake = gen(noise)
+        loss = sliced_wasserstein(
+            fake.flatten(1), real.flatten(1), projections=theta, p=self.model_cfg.power
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        stats.update()
+        return {"loss": loss.detach()}
+
+
+@GENERATOR_STEPS.register("run_sort_rerun")
+class RunSortReRunStep(GeneratorStep):
+    """b generated vs b real samples, run and rerun in chunks of m (RSR Algorithms 1, 2)."""
+
+    cfg: RunSortReRunConfig
+
+    def __init__(self, cfg: StrategyConfig, model: GeneratorConfig, dim: int) -> None:
+        super().__init__(cfg, model, dim)
+        self.directions: torch.Tensor | None = None
+
+    def __call__(self, gen, optimizer, train, stats):  # type: ignore[no-untyped-def]
+        cfg, power = self.cfg, self.model_cfg.power
+        device = train.device
+        store = torch.device("cpu") if cfg.store == "cpu" else device
+        noise = gen.sample_noise(cfg.effective_batch)
+        real = real_sample(train, cfg.effective_batch).flatten(1).to(store)
+        with stats.collecting():
+            fake = run_pass(gen, noise, cfg.chunk, store)
+        if self.directions is None:
+            self.directions = random_directions(cfg.projections, self.dim, device=store)
+        directions = self.directions.to(store)
+        matched, per_direction = sort_targets(fake, real, directions, power)
+        optimizer.zero_grad(set_to_none=True)
+        with stats.frozen():
+            rerun_pass(
+                lambda inputs, rows: (gen(inputs), None),
+                noise,
+                matched,
+                directions.to(device),
+                cfg.chunk,
+                power=power,
+            )
+        optimizer.step()
+        stats.update()
+        self.directions = next_directions(directions, per_direction, cfg.keep, real, fake)
+        return {"loss": per_direction.mean().to(device)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {} if self.directions is None else {"directions": self.directions.cpu()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "directions" in state:
+            self.directions = state["directions"]
+
+
+@torch.no_grad()
+def generate(gen: Generator, n: int) -> torch.Tensor:
+    """n samples from fixed noise (seeded apart from training's RNG), in eval mode."""
+    was_training = gen.training
+    gen.eval()
+    try:
+        device = gen.param_device()
+        g = torch.Generator(device=device).manual_seed(EVAL_SEED)
+        return gen(torch.randn(n, gen.latent_dim, generator=g, device=device))
+    finally:
+        gen.train(was_training)
+
+
+def w1_to_target(fake: torch.Tensor, test: torch.Tensor) -> float:
+    """W1 between generated samples and the test split (1-D), or the sliced W1 over fixed
+    directions for data of higher dimension."""
+    f, t = fake.flatten(1).double(), test.flatten(1).double()
+    if f.shape[1] == 1:
+        return float(wasserstein_1d(f[:, 0], t[:, 0], p=1))
+    g = torch.Generator().manual_seed(EVAL_SEED)
+    theta = random_directions(100, f.shape[1], generator=g, dtype=f.dtype, device=f.device)
+    return float(sliced_wasserstein(f, t, projections=theta, p=1))
+
+
+def histogram_png(fake: torch.Tensor, target: torch.Tensor, title: str) -> bytes:
+    """Overlaid density histograms of generated and target 1-D samples, as PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f, t = fake.flatten().cpu().numpy(), target.flatten().cpu().numpy()
+    lo, hi = min(f.min(), t.min()), max(f.max(), t.max())
+    pad = 0.05 * (hi - lo) + 1e-6
+    bins = torch.linspace(float(lo - pad), float(hi + pad), 101).numpy()
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    ax.hist(t, bins=bins, density=True, alpha=0.5, label="target (test split)")
+    ax.hist(f, bins=bins, density=True, alpha=0.5, label="generated")
+    ax.set_title(title)
+    ax.legend()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+class GeneratorState:
+    """Everything a generator checkpoint holds: network, optimiser, lr schedule, step state, RNG."""
+
+    def __init__(
+        self,
+        gen: Generator,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+        step: GeneratorStep,
+    ) -> None:
+        self.gen, self.optimizer, self.scheduler, self.step = gen, optimizer, scheduler, step
+
+    def save(self, folder: Path, epoch: int) -> None:
+        state = {
+            "epoch": epoch,
+            "model": self.gen.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else {},
+            "strategy": self.step.state_dict(),
+            "rng_cpu": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            state["rng_cuda"] = torch.cuda.get_rng_state_all()
+        torch.save(state, folder / CHECKPOINT_FILE)
+
+    def load(self, folder: Path) -> int:
+        state = torch.load(folder / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
+        self.gen.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.step.load_state_dict(state["strategy"])
+        torch.set_rng_state(state["rng_cpu"])
+        if "rng_cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        return int(state["epoch"])
+
+
+def evaluate_generator(
+    gen: Generator, test: torch.Tensor, cfg: GeneratorConfig, run: TrialRun, epoch: int
+) -> dict[str, float]:
+    """``w1_to_target`` on the test split; for 1-D data also the histogram PNG."""
+    metrics = {"w1_to_target": w1_to_target(generate(gen, len(test)), test)}
+    if math.isfinite(metrics["w1_to_target"]) and test[0].numel() == 1:
+        fake = generate(gen, cfg.histogram_samples)
+        title = f"epoch {epoch}: W1 to target {metrics['w1_to_target']:.4f}"
+        run.log_png(histogram_png(fake, test, title), f"histograms/epoch_{epoch:04d}.png")
+    return metrics
+
+
+def train_generator(
+    cfg: TrialConfig, payload: dict[str, Any], reporter: Reporter, run: TrialRun
+) -> str:
+    """One generator trial; returns ``finished`` or ``diverged``."""
+    assert isinstance(cfg.model, GeneratorConfig)
+    torch.manual_seed(cfg.seed)
+    device = pick_device(bool(payload.get("use_gpu", False)))
+    data = load_dataset(cfg.data).to(device)
+    gen: Generator = build_model(cfg.model, data).to(device)  # type: ignore[assignment]
+    optimizer = build_optimizer(cfg, gen.parameters())
+    iterations = cfg.model.iterations_per_epoch
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=cfg.epochs * iterations, eta_min=LR_MIN
+        )
+        if cfg.model.cosine_annealing
+        else None
+    )
+    dim = data.train[0].numel()
+    step = GENERATOR_STEPS.get(cfg.strategy.kind)(cfg.strategy, cfg.model, dim)
+    state = GeneratorState(gen, optimizer, scheduler, step)
+    stats = RunningStatistics(gen)
+
+    start_epoch = 0
+    with restore_folder(reporter, payload) as folder:
+        if folder is not None:
+            start_epoch = state.load(folder)
+            run.set_tags({"aesweep.resumed_from_epoch": start_epoch})
+    logged_up_to = run.last_logged_step() if start_epoch else 0
+
+    for epoch in range(start_epoch + 1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        gen.train()
+        sums = StepSums()
+        for _ in range(iterations):
+            sums.add(step(gen, optimizer, data.train, stats))
+            if scheduler is not None:
+                scheduler.step()
+        metrics = sums.means()
+        metrics["epoch_seconds"] = time.perf_counter() - t0
+        metrics["lr"] = optimizer.param_groups[0]["lr"]
+        diverged = sums.diverged()
+        last = epoch == cfg.epochs
+        evaluated = False
+        if not diverged and (epoch % cfg.evaluation.every == 0 or last):
+            t1 = time.perf_counter()
+            metrics.update(evaluate_generator(gen, data.test, cfg.model, run, epoch))
+            metrics["eval_seconds"] = time.perf_counter() - t1
+            diverged = not all(math.isfinite(v) for v in metrics.values())
+            evaluated = True
+        metrics["epoch"] = epoch
+        if diverged:
+            run.log_metrics(metrics, step=epoch)
+            run.finish("diverged", **{TAG_DIVERGED_EPOCH: epoch})
+            reporter.report({**metrics, "diverged": 1.0})
+            return "diverged"
+        if evaluated and epoch > logged_up_to:
+            run.log_metrics(metrics, step=epoch)
+        if epoch % cfg.checkpoint.every == 0 or last:
+            with tempfile.TemporaryDirectory() as folder:
+                state.save(Path(folder), epoch)
+                write_meta(Path(folder), cfg.trial_id, epoch)
+                reporter.report({**metrics, "diverged": 0.0}, checkpoint_dir=folder)
+        elif evaluated:
+            reporter.report({**metrics, "diverged": 0.0})
+    run.finish("finished")
+    return "finished"
