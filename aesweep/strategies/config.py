@@ -139,7 +139,7 @@ class RunSortReRunConfig(StrategyConfig):
 
     @property
     def label(self) -> str:
-        return f"run_sort_rerun({self.effective_batch}/{self.chunk})"
+        return f"run_sort_rerun({self.effective_batch},{self.chunk})"
 
     @property
     def images_per_step(self) -> int:
