@@ -141,7 +141,7 @@ def run_sweep(
         if inline:
             _run_inline(spec, prep, threads, log)
         elif prep.todo:
-            _run_tune(spec, prep, threads, address, max_concurrent)
+            _run_tune(spec, prep, threads, address, max_concurrent, log)
     except KeyboardInterrupt:
         status = "KILLED"
         raise
@@ -192,6 +192,7 @@ def _run_tune(
     threads: int,
     address: str | None,
     max_concurrent: int | None,
+    log: Any,
 ) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # Checkpointing every epoch is intended; Tune's warning about frequent snapshots is not.
@@ -202,8 +203,20 @@ def _run_tune(
     from aesweep.trainables.entry import tune_trainable
 
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, logging_level="WARNING")
-    gpus = resolve_gpus(spec, ray.cluster_resources())
+        # Without --address: a new single-node Ray ("local": never an unrelated cluster that
+        # happens to run on this machine), bound to 127.0.0.1 (it needs no other interface).
+        extra = {"_node_ip_address": "127.0.0.1"} if address is None else {}
+        ray.init(
+            address=address or "local",
+            include_dashboard=False,
+            logging_level="WARNING",
+            **extra,
+        )
+    cluster = ray.cluster_resources()
+    gcs = ray.get_runtime_context().gcs_address
+    where = f"joined the Ray cluster at {gcs}" if address else f"started a local Ray ({gcs})"
+    log(f"{where}: {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs")
+    gpus = resolve_gpus(spec, cluster)
     by_id = {t.trial_id: t for t in prep.todo}
     payloads = {t.trial_id: payload(prep, t, threads=threads, use_gpu=gpus > 0) for t in prep.todo}
     trainable = tune.with_resources(
