@@ -1,4 +1,4 @@
-"""The ``aesweep`` command: validate, plan, run, results, ui.
+"""The ``aesweep`` command: validate, plan, run, results, status, ui, and fid (no spec).
 
 Heavy modules (torch, ray, mlflow) are imported inside the commands that need them, so
 ``validate``, ``plan`` and ``--help`` answer at once. Bad input: one line per problem on
@@ -48,11 +48,31 @@ def _parser() -> argparse.ArgumentParser:
     sp = with_spec("ui", "start the MLflow UI on 127.0.0.1 for the spec's tracking store")
     sp.add_argument("--port", type=int, default=5000)
     sp.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1 only)")
+    _add_fid_parser(sub)
     return p
+
+
+def _add_fid_parser(sub: argparse._SubParsersAction) -> None:
+    help = "FID between two sources (dataset:split, image folder, .npz of mu/sigma); no spec"
+    sp = sub.add_parser("fid", help=help, description=help)
+    sp.add_argument("a", metavar="A", help="mnist:test, digits:train, a folder, or stats.npz")
+    sp.add_argument(
+        "b", metavar="B", nargs="?", help="the other source (optional with --save-stats)"
+    )
+    sp.add_argument("--samples", type=int, default=10_000, metavar="N", help="images per source")
+    sp.add_argument("--batch-size", type=int, default=50, metavar="N")
+    sp.add_argument("--weights", metavar="PATH", help="TorchScript Inception (else searched)")
+    sp.add_argument("--cache-dir", default="~/.cache/aesweep/fid", metavar="DIR")
+    sp.add_argument("--data-root", metavar="DIR", help="dataset folder (mnist's data.root)")
+    sp.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda when available)")
+    sp.add_argument("--save-stats", metavar="OUT.npz", help="also save A's mu and sigma")
+    sp.add_argument("--progress", action="store_true", help="progress bar even when not a tty")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "fid":
+        return _fid(args)
     from aesweep.sweeps.load import SpecError, load_plan
 
     try:
@@ -128,6 +148,13 @@ def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unty
         )
         return 130
     counts = outcome.counts()
+    if outcome.interrupted:
+        print(
+            f"interrupted: {counts['killed']} trials stopped (KILLED in MLflow); "
+            "run the same command again to resume them",
+            file=sys.stderr,
+        )
+        return 130
     parts = [f"{n} {k}" for k, n in sorted(counts.items())]
     if outcome.skipped:
         parts.append(f"{len(outcome.skipped)} already finished")
@@ -189,6 +216,41 @@ def _ui(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyp
         return subprocess.call(cmd)
     except KeyboardInterrupt:
         return 0
+
+
+def _fid(args: argparse.Namespace) -> int:
+    from aesweep.fid.features import get_extractor
+    from aesweep.fid.score import fid_from_stats
+    from aesweep.fid.sources import Request, SourceError, parse_source
+    from aesweep.fid.weights import InceptionWeightsError
+
+    if args.b is None and not args.save_stats:
+        print("fid: give two sources, or one with --save-stats OUT.npz", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.samples < 2 or args.batch_size < 1:
+        print("fid: --samples must be at least 2 and --batch-size at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    request = Request(
+        samples=args.samples,
+        batch_size=args.batch_size,
+        cache_dir=Path(args.cache_dir).expanduser(),
+        extractor=lambda: get_extractor(args.weights, args.device, cache_dir=args.cache_dir),
+        progress=True if args.progress else None,
+    )
+    try:
+        sources = [parse_source(s, data_root=args.data_root) for s in (args.a, args.b) if s]
+        stats = [source.stats(request) for source in sources]
+        value = fid_from_stats(*stats) if len(stats) == 2 else None
+    except (SourceError, InceptionWeightsError, FileNotFoundError, ValueError) as exc:
+        print(f"fid: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.save_stats:
+        stats[0].save_npz(args.save_stats)
+        print(f"saved {sources[0].label} statistics (n={stats[0].n}) to {args.save_stats}")
+    if value is not None:
+        labels = ", ".join(f"{src.label} n={st.n}" for src, st in zip(sources, stats, strict=True))
+        print(f"FID {value:.6f}  ({labels})")
+    return 0
 
 
 if __name__ == "__main__":

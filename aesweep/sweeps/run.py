@@ -9,6 +9,7 @@ Without ``address`` a single-node Ray starts in this process (the replacement of
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 from collections import Counter
@@ -29,6 +30,7 @@ class SweepOutcome:
     parent_run_id: str
     skipped: list[str] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)  # trial id -> outcome
+    interrupted: bool = False  # stopped by Ctrl-C: trials left unfinished, resumable
 
     @property
     def ok(self) -> bool:
@@ -148,22 +150,27 @@ def run_sweep(
     finally:
         records = prep.store.latest_by_trial([t.trial_id for t in prep.todo])
         # A child still RUNNING here was interrupted (an error would have marked it FAILED);
-        # one still SCHEDULED never started.
-        _mark_unfinished(prep.store, records, "KILLED")
-        prep.store.close_parent(prep.parent, status)
-    outcome = SweepOutcome(prep.parent, skipped=prep.done)
+        # one still SCHEDULED never started. Either way the sweep was cut short (Ctrl-C).
+        killed = _mark_unfinished(prep.store, records)
+        prep.store.close_parent(prep.parent, "KILLED" if killed else status)
+    outcome = SweepOutcome(prep.parent, skipped=prep.done, interrupted=bool(killed))
     for t in prep.todo:
         rec = records.get(t.trial_id)
-        outcome.outcomes[t.trial_id] = (rec.outcome if rec else None) or "failed"
+        outcome.outcomes[t.trial_id] = (
+            "killed" if t.trial_id in killed else (rec.outcome if rec else None) or "failed"
+        )
     return outcome
 
 
-def _mark_unfinished(store: SweepStore, records: dict[str, TrialRecord], status: str) -> None:
-    """Child runs left RUNNING or SCHEDULED (an interrupted sweep) get an end."""
+def _mark_unfinished(store: SweepStore, records: dict[str, TrialRecord]) -> set[str]:
+    """End the child runs left RUNNING or SCHEDULED as KILLED; returns their trial ids."""
+    killed = set()
     for rec in records.values():
         if rec.status in ("RUNNING", "SCHEDULED"):
-            store.client.set_tag(rec.run_id, TAG_OUTCOME, status.lower())
-            store.client.set_terminated(rec.run_id, status)
+            store.client.set_tag(rec.run_id, TAG_OUTCOME, "killed")
+            store.client.set_terminated(rec.run_id, "KILLED")
+            killed.add(rec.trial_id)
+    return killed
 
 
 def _storage(spec: SweepSpec) -> Path:
@@ -197,6 +204,8 @@ def _run_tune(
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # Checkpointing every epoch is intended; Tune's warning about frequent snapshots is not.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Metrics live in MLflow; Tune's complaint that trials it stopped have none is noise.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     import ray
     from ray import tune
 

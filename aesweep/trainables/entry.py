@@ -25,7 +25,8 @@ from aesweep.trainables.reporting import InlineReporter, Reporter, TuneReporter
 def run_trial(payload: dict[str, Any], reporter: Reporter) -> str:
     """Train and evaluate one trial; returns its outcome (``finished`` or ``diverged``).
 
-    An exception marks the run FAILED (Ctrl-C: KILLED) and propagates, so Ray can retry it.
+    An exception marks the run FAILED (Ctrl-C or a stopped worker: KILLED) and propagates,
+    so Ray can retry it.
     """
     cfg = TrialConfig.model_validate(payload["trial"])
     torch.set_num_threads(max(1, int(payload.get("threads", 1))))
@@ -36,7 +37,7 @@ def run_trial(payload: dict[str, Any], reporter: Reporter) -> str:
     run.set_tags({"aesweep.worker_pid": os.getpid(), "aesweep.host": socket.gethostname()})
     try:
         return train(cfg, payload, reporter, run)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C here, or Ray stopping its worker
         run.finish("killed")
         raise
     except BaseException as exc:

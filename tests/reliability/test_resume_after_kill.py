@@ -128,3 +128,40 @@ def test_killed_worker_is_retried_from_its_checkpoint(
     assert int(rec.tags["aesweep.worker_pid"]) != killed["pid"], "a new worker ran the retry"
     assert 2 <= int(rec.tags["aesweep.resumed_from_epoch"]) <= killed["epoch"]
     assert _steps(store, rec.run_id) == list(range(1, EPOCHS + 1))
+
+
+@pytest.mark.ray
+def test_ctrl_c_ends_trials_killed_and_the_sweep_resumes(
+    write_spec, mlflow_uri, tmp_path, ray_session
+):
+    path = write_spec(_spec(mlflow_uri, tmp_path / "ray", [0.001, 0.0005]))
+    store = SweepStore(mlflow_uri, "tiny")
+    store.ensure_experiment()
+    cmd = [sys.executable, "-m", "aesweep.sweeps.cli", "run", str(path)]
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+    def training() -> bool:
+        assert proc.poll() is None, "the sweep ended before Ctrl-C"
+        return any(
+            r.status == "RUNNING" and r.metrics.get("epoch", 0) >= 3 for r in _children(store)
+        )
+
+    try:
+        _wait(training, 240, "a trial half-way")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err[-2000:]
+    assert "run the same command again to resume" in err
+    records = _children(store)
+    assert records and all(r.status == "KILLED" and r.outcome == "killed" for r in records)
+
+    assert main(["run", str(path)]) == 0
+    final = store.latest_by_trial([r.trial_id for r in records])
+    for rec in final.values():
+        assert rec.status == "FINISHED"
+        assert _steps(store, rec.run_id) == list(range(1, EPOCHS + 1))
