@@ -1,0 +1,36 @@
+"""validate, plan and --help import neither torch nor ray nor mlflow (they answer at once)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+PROBE = """
+import sys
+from aesweep.sweeps.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted(m for m in ("torch", "ray", "mlflow", "sklearn") if m in sys.modules)
+print("HEAVY=" + ",".join(heavy))
+sys.exit(code)
+"""
+
+
+def _heavy_modules(*argv: str) -> tuple[int, str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    line = [ln for ln in done.stdout.splitlines() if ln.startswith("HEAVY=")][-1]
+    return done.returncode, line.removeprefix("HEAVY=")
+
+
+def test_validate_plan_and_help_stay_light() -> None:
+    spec = str(REPO / "specs" / "quickstart.yaml")
+    for argv in (["validate", spec], ["plan", spec], ["plan", spec, "--json"], ["--help"]):
+        code, heavy = _heavy_modules(*argv)
+        assert code == 0, argv
+        assert heavy == "", f"{argv} imported {heavy}"
