@@ -193,7 +193,7 @@ class RunSortReRun(Strategy):
         index: torch.Tensor,
         stats: RunningStatistics,
     ) -> dict[str, torch.Tensor]:
-        cfg, b, m = self.cfg, self.cfg.effective_batch, self.cfg.chunk
+        cfg, b, m = self.cfg, len(index), self.cfg.chunk  # b: the step's effective batch
         rec_sums: list[torch.Tensor] = []
 
         def run_chunk(ix: torch.Tensor) -> torch.Tensor:

@@ -17,20 +17,27 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 
 class _Moments:
-    """Per-channel count, sum and sum of squares of a BatchNorm's inputs (float64)."""
+    """Per-channel count, mean and sum of squared deviations of a BatchNorm's inputs, merged
+    chunk by chunk (Chan et al.'s parallel update, float64 per channel)."""
 
     def __init__(self) -> None:
         self.count = 0
-        self.total: torch.Tensor | None = None
-        self.squares: torch.Tensor | None = None
+        self.mean: torch.Tensor | None = None
+        self.m2: torch.Tensor | None = None
 
     def add(self, x: torch.Tensor) -> None:
         dims = [d for d in range(x.dim()) if d != 1]
-        xd = x.detach().double()
-        s, sq = xd.sum(dims), xd.square().sum(dims)
-        self.total = s if self.total is None else self.total + s
-        self.squares = sq if self.squares is None else self.squares + sq
-        self.count += x.numel() // x.shape[1]
+        n = x.numel() // x.shape[1]
+        var, mean = torch.var_mean(x.detach(), dims, correction=0)
+        mean, m2 = mean.double(), var.double() * n
+        if self.mean is None or self.m2 is None:
+            self.count, self.mean, self.m2 = n, mean, m2
+            return
+        total = self.count + n
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (n / total)
+        self.m2 = self.m2 + m2 + delta.square() * (self.count * n / total)
+        self.count = total
 
 
 class RunningStatistics:
@@ -76,8 +83,8 @@ class RunningStatistics:
             mom = self.moments.get(id(m))
             if mom is None or mom.count < 2 or m.running_mean is None or m.running_var is None:
                 continue
-            mean = mom.total / mom.count
-            var = (mom.squares - mom.count * mean.square()) / (mom.count - 1)
+            assert mom.mean is not None and mom.m2 is not None
+            mean, var = mom.mean, mom.m2 / (mom.count - 1)
             if m.num_batches_tracked is not None:
                 m.num_batches_tracked.add_(1)
             factor = m.momentum
