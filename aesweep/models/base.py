@@ -8,12 +8,15 @@ MLflow.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aesweep.data.base import TensorDataset
 from aesweep.models.config import ARCHITECTURES, ModelConfig
 
 
@@ -73,14 +76,39 @@ class AutoencoderModel(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.net.decoder(z)
 
-    def sample_prior(self, n: int, *, device: torch.device | None = None) -> torch.Tensor:
-        """n draws from the prior: N(0, I), or its projection onto the unit sphere."""
+    def sample_prior(
+        self,
+        n: int,
+        *,
+        device: torch.device | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """n draws from the prior: N(0, I), or its projection onto the unit sphere. With
+        ``generator`` the draw is made on the generator's device (then moved), so a seeded
+        evaluation sample is the same on every device."""
         p = self.param_device() if device is None else device
-        z = torch.randn(n, self.latent_dim, device=p)
+        where = p if generator is None else generator.device
+        z = torch.randn(n, self.latent_dim, device=where, generator=generator).to(p)
         return F.normalize(z, dim=1) if self.cfg.prior == "sphere" else z
 
     def param_device(self) -> torch.device:
         return next(self.parameters()).device
+
+    def bind_data(self, data: TensorDataset) -> None:
+        """Called once after construction with the trial's dataset (CW² reads its pixel σ)."""
+        return None
+
+    def autoencoder_parameters(self) -> Iterator[nn.Parameter]:
+        """What the trial's optimiser steps: every parameter, except a family's auxiliary
+        networks with their own optimiser (WAE-GAN's discriminator)."""
+        return self.parameters()
+
+    def extra_state_dict(self) -> dict[str, Any]:
+        """Checkpointed state beyond ``state_dict()``: optimisers the family owns."""
+        return {}
+
+    def load_extra_state_dict(self, state: dict[str, Any]) -> None:
+        return None
 
     def rec_loss(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         return reconstruction_loss(x, x_hat, self.cfg.reconstruction)

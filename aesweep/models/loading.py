@@ -12,4 +12,7 @@ from aesweep.models.config import ModelConfig
 def build_model(cfg: ModelConfig, data: TensorDataset) -> AutoencoderModel:
     module, _, cls = cfg.implementation.partition(":")
     impl = getattr(importlib.import_module(module), cls)
-    return impl(cfg, data.sample_shape, is_image=data.is_image)
+    model = impl(cfg, data.sample_shape, is_image=data.is_image)
+    if isinstance(model, AutoencoderModel):  # the RSR generator family is a bare nn.Module
+        model.bind_data(data)
+    return model

@@ -23,6 +23,8 @@ from aesweep.sweeps.plan import TrialConfig
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
 from aesweep.trainables.checkpoints import restore_folder, write_meta
 from aesweep.trainables.evaluation import evaluate_autoencoder
+from aesweep.trainables.images import log_evaluation_images
+from aesweep.trainables.latent_generator import TAG_DIVERGED_STAGE, finish_samplers
 from aesweep.trainables.reporting import Reporter
 
 CHECKPOINT_FILE = "trial.pt"
@@ -55,6 +57,7 @@ class TrialState:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "strategy": self.strategy.state_dict(),
+            "model_extra": self.model.extra_state_dict(),
             "rng_cpu": torch.get_rng_state(),
         }
         if torch.cuda.is_available():
@@ -66,6 +69,7 @@ class TrialState:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.strategy.load_state_dict(state["strategy"])
+        self.model.load_extra_state_dict(state.get("model_extra", {}))
         torch.set_rng_state(state["rng_cpu"])
         if "rng_cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng_cuda"])
@@ -80,7 +84,7 @@ def train_autoencoder(
     device = pick_device(bool(payload.get("use_gpu", False)))
     data = load_dataset(cfg.data).to(device)
     model = build_model(cfg.model, data).to(device)
-    optimizer = build_optimizer(cfg, model.parameters())
+    optimizer = build_optimizer(cfg, model.autoencoder_parameters())
     strategy = build_strategy(cfg.strategy, model, data.train, epochs=cfg.epochs)
     state = TrialState(model, optimizer, strategy)
 
@@ -91,6 +95,7 @@ def train_autoencoder(
             run.set_tags({"aesweep.resumed_from_epoch": start_epoch})
     logged_up_to = run.last_logged_step() if start_epoch else 0
 
+    last_eval: dict[str, float] = {}
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -111,8 +116,11 @@ def train_autoencoder(
             reporter.report({**metrics, "diverged": 1.0})
             return "diverged"
         evaluated = "rec_error" in metrics
+        if evaluated:
+            last_eval = metrics
         if evaluated and epoch > logged_up_to:
             run.log_metrics(metrics, step=epoch)
+            log_evaluation_images(run, model, data.test, cfg, epoch)
         if epoch % cfg.checkpoint.every == 0 or last:
             with tempfile.TemporaryDirectory() as folder:
                 state.save(Path(folder), epoch)
@@ -120,5 +128,8 @@ def train_autoencoder(
                 reporter.report({**metrics, "diverged": 0.0}, checkpoint_dir=folder)
         elif evaluated:
             reporter.report({**metrics, "diverged": 0.0})
+    if not finish_samplers(model, data, cfg, run, reporter, last_eval):  # Latent Trick, gen_*
+        run.finish("diverged", **{TAG_DIVERGED_EPOCH: cfg.epochs, TAG_DIVERGED_STAGE: "lt"})
+        return "diverged"
     run.finish("finished")
     return "finished"

@@ -1,22 +1,51 @@
-"""Test-split metrics of a stage-1 autoencoder, as MoW reports them (Table 1 columns).
+"""Test-split metrics of a stage-1 autoencoder, as MoW reports them (Table 1 columns), and of
+its samplers.
 
 rec_error: mean over test images of the per-image sum of squared pixel errors (no sqrt);
 cw_distance: Cramér-Wold distance of test latents to N(0, I); wae_distance: the V-statistic
-IMQ MMD against a prior sample (non-negative, so its log exists); cost = rec_error +
-log(distance the family regularises; CW for a family without one).
+IMQ MMD against a prior sample (non-negative, so its log exists); sw_distance: SW² of the test
+latents against a prior sample over 50 fixed directions; cost = rec_error + log(distance the
+family regularises; CW for a family without one) (MoW §4 and Appendix B).
+
+Samplers (``x = decode(latent)``; the prior's, and the Latent Trick's G(ε) in stage 2, whose
+metrics carry the prefix ``lt_``): sample_cw, the two-sample Cramér-Wold distance (LCW paper)
+between as many decoded samples as test images used and those test images, γ by Silverman
+from the test pixels' σ. New sample-quality metrics (FID) go into :func:`evaluate_sampler`.
 """
 
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 
 import torch
 
-from aesweep.distances import cw_normality, cw_normality_supported, mmd_imq
+from aesweep.distances import (
+    cw_distance,
+    cw_normality,
+    cw_normality_supported,
+    mmd_imq,
+    random_directions,
+    silverman_gamma,
+    sliced_wasserstein,
+)
 from aesweep.models.base import AutoencoderModel
 from aesweep.sweeps.spec import EvaluationConfig
 
-COST_DISTANCE = {"mmd": "wae_distance", "cw": "cw_distance", None: "cw_distance"}
+COST_DISTANCE = {
+    "mmd": "wae_distance",
+    "cw": "cw_distance",
+    "sliced": "sw_distance",
+    None: "cw_distance",
+}
+SW_DIRECTIONS = 50
+EVAL_SEED = 0
+SAMPLER_METRICS = ("sample_cw",)
+"""What :func:`evaluate_sampler` measures of a sampler (without prefix)."""
+
+LatentSampler = Callable[[int, torch.Generator], torch.Tensor]
+"""``(n, generator) -> (n, latent_dim)`` latents to decode (seeded: the same every epoch)."""
 
 
 @torch.no_grad()
@@ -37,21 +66,61 @@ def evaluate_autoencoder(
                 for s in range(0, min(len(test), cfg.latent_samples), cfg.batch_size)
             ]
         )[: cfg.latent_samples].float()
-        g = torch.Generator(device=z.device).manual_seed(0)
-        prior = torch.randn(z.shape, generator=g, device=z.device)
-        if model.cfg.prior == "sphere":
-            prior = torch.nn.functional.normalize(prior, dim=1)
+        g = torch.Generator(device=z.device).manual_seed(EVAL_SEED)
+        prior = model.sample_prior(len(z), device=z.device, generator=g)
         c_base = 2.0 if model.cfg.prior == "sphere" else 2.0 * z.shape[1]
+        directions = random_directions(SW_DIRECTIONS, z.shape[1], generator=g, device=z.device)
         values = {
             "rec_error": rec_sum / len(test),
             "wae_distance": mmd_imq(z, prior, c_base=c_base, unbiased=False),
+            "sw_distance": sliced_wasserstein(z, prior, projections=directions),
         }
         if cw_normality_supported(z.shape[1]):
             values["cw_distance"] = cw_normality(z)
         out = {k: float(v) for k, v in values.items()}
+        out.update(evaluate_sampler(model, model_prior_sampler(model), test, cfg))
     finally:
         model.train(was_training)
     distance = out.get(COST_DISTANCE.get(model.cfg.distance, "cw_distance"))
     if distance is not None:
         out["cost"] = out["rec_error"] + (math.log(distance) if distance > 0 else -math.inf)
     return out
+
+
+def model_prior_sampler(model: AutoencoderModel) -> LatentSampler:
+    """The prior sampler: z ~ N(0, I) (or its projection onto the sphere)."""
+    return lambda n, generator: model.sample_prior(n, generator=generator)
+
+
+@torch.no_grad()
+def evaluate_sampler(
+    model: AutoencoderModel,
+    sampler: LatentSampler,
+    test: torch.Tensor,
+    cfg: EvaluationConfig,
+    prefix: str = "",
+) -> dict[str, float]:
+    """Sample-quality metrics of ``x = model.decode(sampler(n))`` against n test samples
+    (n = min(latent_samples, test size)); the same seeded draw at every call. Adds
+    ``{prefix}sample_seconds``."""
+    t0 = time.perf_counter()
+    was_training = model.training
+    model.eval()
+    try:
+        real = test[: cfg.latent_samples]
+        n = len(real)
+        g = torch.Generator(device=real.device).manual_seed(EVAL_SEED + 1)
+        latents = sampler(n, g)
+        fake = torch.cat(
+            [model.decode(latents[s : s + cfg.batch_size]) for s in range(0, n, cfg.batch_size)]
+        )
+        out: dict[str, float] = {}
+        dim = real[0].numel()
+        sigma = float(real.std())
+        if cw_normality_supported(dim) and n > 1 and sigma > 0:
+            gamma = silverman_gamma(sigma, n)
+            out["sample_cw"] = float(cw_distance(fake.float(), real.float(), gamma=gamma))
+    finally:
+        model.train(was_training)
+    out["sample_seconds"] = time.perf_counter() - t0
+    return {f"{prefix}{k}": v for k, v in out.items()}

@@ -1,0 +1,76 @@
+"""The WAE paper's DCGAN-style networks (WAE §4 "Experimental setup", Appendix E; the MoW
+paper's Fashion-MNIST networks, MoW Appendix A).
+
+Encoder: 4 convolutions 4x4, stride 2, ``same`` padding, 128-256-512-1024 channels, each with
+BatchNorm and ReLU; a linear layer to the latent. Decoder ("dcgan_mod" in the WAE code): a
+linear layer to 1024 x (H / 2^u) x (W / 2^u) with ReLU, u transposed convolutions 4x4 stride 2
+halving the channels (BatchNorm, ReLU), then a stride-1 4x4 transposed convolution to the
+image's channels and a sigmoid. u = 2 below 64 pixels (MNIST: 7 -> 14 -> 28, channels 512, 256)
+and 3 from 64 on (CelebA: 8 -> 16 -> 32 -> 64, channels 512, 256, 128). Sizes that are not a
+multiple of 2^u are reached by rounding up and centre-cropping.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from aesweep.models.architectures.layers import (
+    CenterCrop,
+    image_shape,
+    same_conv,
+    same_out,
+    scaled,
+)
+
+ENCODER_CHANNELS = (128, 256, 512, 1024)
+DECODER_TOP = 1024
+
+
+class DCGANAutoencoder(nn.Module):
+    """``width`` scales every channel count (1.0: the paper's)."""
+
+    def __init__(
+        self,
+        sample_shape: tuple[int, ...],
+        latent_dim: int,
+        *,
+        width: float = 1.0,
+        sigmoid_output: bool = True,
+    ) -> None:
+        super().__init__()
+        c, h, w = image_shape(sample_shape, "dcgan")
+        enc: list[nn.Module] = []
+        size, prev = (h, w), c
+        for channels in (scaled(ch, width) for ch in ENCODER_CHANNELS):
+            enc += [same_conv(prev, channels, 4, 2, size), nn.BatchNorm2d(channels), nn.ReLU()]
+            size, prev = (same_out(size[0], 2), same_out(size[1], 2)), channels
+        enc += [nn.Flatten(), nn.Linear(prev * size[0] * size[1], latent_dim)]
+
+        ups = 3 if min(h, w) >= 64 else 2
+        start = (math.ceil(h / 2**ups), math.ceil(w / 2**ups))
+        prev = scaled(DECODER_TOP, width)
+        dec: list[nn.Module] = [
+            nn.Linear(latent_dim, prev * start[0] * start[1]),
+            nn.Unflatten(1, (prev, *start)),
+            nn.ReLU(),
+        ]
+        for i in range(1, ups + 1):
+            channels = scaled(DECODER_TOP // 2**i, width)
+            dec += [
+                nn.ConvTranspose2d(prev, channels, 4, stride=2, padding=1),
+                nn.BatchNorm2d(channels),
+                nn.ReLU(),
+            ]
+            prev = channels
+        # Stride 1, kernel 4: one pixel more than its input; the crop takes it off.
+        dec += [nn.ConvTranspose2d(prev, c, 4, stride=1, padding=1), CenterCrop(h, w)]
+        if sigmoid_output:
+            dec.append(nn.Sigmoid())
+        self.encoder = nn.Sequential(*enc)
+        self.decoder = nn.Sequential(*dec)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))

@@ -1,0 +1,39 @@
+"""Config of WAE-GAN (WAE paper §2.2 and Algorithm 1; REFERENCE: Models).
+
+The encoder's penalty -log D(z) is a per-sample term given the discriminator D; D (trained on
+the batch's latents against a prior sample) is what matches the distributions. So the family
+regularises no set distance (``distance`` None): minibatch and moving-window strategies can
+train it (the penalty then covers the fresh latents only), the momentum queue and
+Run-Sort-ReRun cannot.
+"""
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aesweep.models.config import MODEL_CONFIGS, Distance, ModelConfig
+
+
+class DiscriminatorConfig(BaseModel):
+    """The latent discriminator D_γ and its own Adam (REFERENCE: MNIST defaults)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    width: Annotated[int, Field(gt=0)] = Field(512, description="units per hidden layer")
+    layers: Annotated[int, Field(gt=0)] = Field(4, description="fully connected ReLU layers")
+    lr: Annotated[float, Field(gt=0)] = Field(5e-4, description="Adam learning rate of D")
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (
+        0.5,
+        0.999,
+    )
+
+
+@MODEL_CONFIGS.register("wae_gan")
+class WAEGANConfig(ModelConfig):
+    """Encoder/decoder: rec - λ log D(Z) (non-saturating). Discriminator, after the
+    autoencoder's step on the same batch: maximise λ [log D(P) + log(1 - D(Z))]."""
+
+    family: Literal["wae_gan"] = "wae_gan"
+    discriminator: DiscriminatorConfig = DiscriminatorConfig()
+    implementation: ClassVar[str] = "aesweep.models.wae_gan.model:WAEGAN"
+    distance: ClassVar[Distance | None] = None
