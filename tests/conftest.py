@@ -30,7 +30,6 @@ def ray_session() -> Iterator[None]:
             include_dashboard=False,
             logging_level="ERROR",
             log_to_driver=False,
-            _node_ip_address="127.0.0.1",
         )
     yield
     ray.shutdown()

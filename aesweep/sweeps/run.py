@@ -159,7 +159,23 @@ def run_sweep(
         outcome.outcomes[t.trial_id] = (
             "killed" if t.trial_id in killed else (rec.outcome if rec else None) or "failed"
         )
+    if not killed:
+        _draw_plots(spec, trials, prep, log)
     return outcome
+
+
+def _draw_plots(spec: SweepSpec, trials: list[TrialConfig], prep: Prepared, log: Any) -> None:
+    """The sweep's plots into its parent run; a plotting error is a warning, never a failure."""
+    try:
+        from aesweep.sweeps.plots import log_sweep_plots
+
+        names = log_sweep_plots(spec, trials, prep.store, prep.parent)
+    except Exception as exc:
+        logging.getLogger(__name__).warning("the sweep's plots were not drawn: %r", exc)
+        log(f"warning: the sweep's plots were not drawn: {type(exc).__name__}: {exc}")
+        return
+    if names:
+        log(f"plots: {', '.join(names)} in the parent run")
 
 
 def _mark_unfinished(store: SweepStore, records: dict[str, TrialRecord]) -> set[str]:
@@ -213,14 +229,8 @@ def _run_tune(
 
     if not ray.is_initialized():
         # Without --address: a new single-node Ray ("local": never an unrelated cluster that
-        # happens to run on this machine), bound to 127.0.0.1 (it needs no other interface).
-        extra = {"_node_ip_address": "127.0.0.1"} if address is None else {}
-        ray.init(
-            address=address or "local",
-            include_dashboard=False,
-            logging_level="WARNING",
-            **extra,
-        )
+        # happens to run on this machine), without a dashboard.
+        ray.init(address=address or "local", include_dashboard=False, logging_level="WARNING")
     cluster = ray.cluster_resources()
     gcs = ray.get_runtime_context().gcs_address
     where = f"joined the Ray cluster at {gcs}" if address else f"started a local Ray ({gcs})"
