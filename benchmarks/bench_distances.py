@@ -15,8 +15,13 @@ call, and the reported figure is VmHWM after the call minus VmRSS before it (Lin
 CUDA it reports the growth of ``torch.cuda.max_memory_allocated`` instead). This counts every
 allocation of the process (torch CPU tensors are invisible to tracemalloc).
 
-The dense version is skipped at n = 16,384: one n x n float32 matrix is 1 GiB and plain
-autograd keeps several per term (3 to 20 GiB per distance), too much for a shared machine.
+The dense kernel distances are skipped at n = 16,384: one n x n float32 matrix is 1 GiB and
+plain autograd keeps several per term (3 to 20 GiB per distance), too much for a shared
+machine; their memory column shows instead what they take at n = 4,096. The dense sliced
+version is not quadratic (sorting n projections) and runs at every n.
+
+Timings are medians over interleaved rounds (see ``time_cases``); on a shared machine load from
+other processes still shows up, so compare the ratios within one row.
 
 Usage::
 
@@ -256,6 +261,24 @@ def measure_memory(name: str, kind: str, n: int, d: int, device: str) -> str:
     return f"{peak / 2**20:.0f} MiB"
 
 
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _loadavg() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "n/a"
+
+
 def fmt_time(s: float | None) -> str:
     if s is None:
         return "-"
@@ -283,7 +306,7 @@ def main() -> None:
     print(
         f"# bench_distances  {datetime.date.today().isoformat()}  torch {torch.__version__}  "
         f"device {args.device}  threads {torch.get_num_threads()}  "
-        f"cpu {platform.processor() or platform.machine()} x {os.cpu_count()}"
+        f"cpu {_cpu_name()} x {os.cpu_count()}  load average {_loadavg()}"
     )
     print()
     print("| distance | n | d | ours | naive dense | ours / dense | POT | ours / POT |")
@@ -311,6 +334,8 @@ def main() -> None:
                     f"{fmt_time(times['pot'])} | {r_pot} |",
                     flush=True,
                 )
+    print()
+    print(f"load average at the end of the timings: {_loadavg()}")
     if args.no_memory or args.quick:
         return
     print()
