@@ -60,6 +60,18 @@ class EvaluationConfig(_Strict):
     every: Annotated[int, Field(gt=0)] = 1
     latent_samples: Annotated[int, Field(gt=1)] = 2000
     batch_size: Annotated[int, Field(gt=0)] = 500
+    # Image grids change no metric: at their defaults they stay out of the resolved config,
+    # so trial ids of specs that do not set them do not change.
+    images: bool = Field(
+        True,
+        exclude_if=lambda v: v is True,
+        description="log sample, reconstruction and interpolation grids (image data only)",
+    )
+    images_every: Annotated[int, Field(gt=0)] | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="epochs between image grids (null: at every evaluation); the last always",
+    )
 
 
 class SelectionConfig(_Strict):
