@@ -36,6 +36,7 @@ from aesweep.trainables.evaluation import (
     evaluate_sampler,
     model_prior_sampler,
 )
+from aesweep.trainables.images import log_latent_trick_images
 from aesweep.trainables.reporting import Reporter
 
 PREFIX = "lt_"
@@ -124,6 +125,7 @@ def train_latent_generator(
         run.log_metrics(metrics, step=epoch)
         if not all(math.isfinite(v) for v in metrics.values()):
             return metrics
+    log_latent_trick_images(run, model, trick.generator, trick.lt.noise_dim, data.test, cfg)
     final = evaluate_sampler(model, trick.sample_latents, data.test, cfg.evaluation, PREFIX)
     run.log_metrics(final, step=cfg.epochs)
     return {**final, f"{PREFIX}cw_distance": metrics[f"{PREFIX}cw_distance"]}
