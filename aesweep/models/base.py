@@ -49,6 +49,14 @@ class LatentSet:
     stored: torch.Tensor | None = None
     keys: torch.Tensor | None = None
 
+    def float32(self) -> LatentSet:
+        """The same set in float32 (the distances are computed in float32 under autocast)."""
+
+        def up(t: torch.Tensor | None) -> torch.Tensor | None:
+            return t if t is None or t.dtype == torch.float64 else t.float()
+
+        return LatentSet(up(self.fresh), up(self.stored), up(self.keys))  # type: ignore[arg-type]
+
     def joined(self) -> torch.Tensor:
         """Every row F compares: the fresh latents followed by the stored ones."""
         return self.fresh if self.stored is None else torch.cat([self.fresh, self.stored])
@@ -130,11 +138,16 @@ class AutoencoderModel(nn.Module):
     def training_loss(
         self, x: torch.Tensor, x_hat: torch.Tensor, z_set: torch.Tensor | LatentSet
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """rec(x, x̂) + λ F(z_set); also the detached parts, for device-side accumulation."""
-        rec = self.rec_loss(x, x_hat)
+        """rec(x, x̂) + λ F(z_set); also the detached parts, for device-side accumulation.
+
+        Under mixed precision the networks run in bfloat16 but the objective does not: autocast
+        is off here and every input is cast to float32, so the distances stay exact."""
         latents = z_set if isinstance(z_set, LatentSet) else LatentSet(z_set)
-        latent = self.set_loss(latents)
-        loss = rec + self.cfg.lambda_ * latent
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            x, x_hat, latents = x.float(), x_hat.float(), latents.float32()
+            rec = self.rec_loss(x, x_hat)
+            latent = self.set_loss(latents)
+            loss = rec + self.cfg.lambda_ * latent
         return loss, {"loss": loss.detach(), "rec": rec.detach(), "latent": latent.detach()}
 
     def after_step(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:

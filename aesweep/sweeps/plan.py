@@ -12,11 +12,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aesweep.sweeps.grid import axis_sizes, expand_raw, scalar_model
 from aesweep.sweeps.spec import (
     CheckpointConfig,
+    ComputeConfig,
     DataEntry,
     EvaluationConfig,
     ModelSpec,
@@ -28,6 +29,7 @@ from aesweep.sweeps.spec import (
 # Fields that decide what a trial computes; everything else (name, resources, tracking)
 # may change without changing the trial.
 IDENTITY_FIELDS = ("data", "model", "strategy", "optimizer", "epochs", "seed", "evaluation")
+OPTIONAL_IDENTITY_FIELDS = ("compute",)  # part of the identity only when not default
 
 
 class TrialConfig(BaseModel):
@@ -45,6 +47,9 @@ class TrialConfig(BaseModel):
     seed: int
     evaluation: EvaluationConfig
     checkpoint: CheckpointConfig
+    compute: ComputeConfig = Field(
+        default_factory=ComputeConfig, exclude_if=lambda c: c == ComputeConfig()
+    )  # left out of the resolved config when default, so existing trial ids stay
 
     def resolved(self) -> dict[str, Any]:
         """The JSON-able config (aliases as in a spec), without id and sweep name."""
@@ -88,6 +93,7 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 def trial_id(resolved: dict[str, Any]) -> str:
     identity = {k: resolved[k] for k in IDENTITY_FIELDS}
+    identity.update({k: resolved[k] for k in OPTIONAL_IDENTITY_FIELDS if k in resolved})
     blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
@@ -141,6 +147,7 @@ def plan(spec: SweepSpec) -> list[TrialConfig]:
             "seed": seed,
             "evaluation": spec.evaluation,
             "checkpoint": spec.checkpoint,
+            "compute": spec.compute,
         }
         draft = TrialConfig(trial_id="", sweep=spec.name, **body)
         trials.append(draft.model_copy(update={"trial_id": trial_id(draft.resolved())}))

@@ -74,6 +74,15 @@ class EvaluationConfig(_Strict):
     )
 
 
+class ComputeConfig(_Strict):
+    """How a trial computes on a GPU: mixed precision (bfloat16 autocast of the networks; every
+    loss and distance stays float32) and ``torch.compile`` of the networks. Both off by default;
+    ``amp`` has no effect on a CPU."""
+
+    amp: bool = False
+    compile: bool = False
+
+
 class SelectionConfig(_Strict):
     """How ``results`` picks the best learning rate / λ: MoW uses the lowest test cost."""
 
@@ -124,6 +133,7 @@ class SweepSpec(_Strict):
     epochs: Annotated[int, Field(gt=0)] = 10
     seeds: Annotated[list[int], BeforeValidator(_as_list), Field(min_length=1)] = [0]
     evaluation: EvaluationConfig = EvaluationConfig()
+    compute: ComputeConfig = ComputeConfig()
     selection: SelectionConfig = SelectionConfig()
     resources: ResourcesConfig = ResourcesConfig()
     tracking: TrackingConfig = TrackingConfig()
