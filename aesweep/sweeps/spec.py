@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from aesweep.data.config import DATA_CONFIGS
+from aesweep.fid.config import FIDConfig
 from aesweep.models.catalog import MODEL_CONFIGS
 from aesweep.strategies.config import STRATEGY_CONFIGS, MinibatchConfig
 from aesweep.sweeps.grid import Sweepable, grid_model
@@ -60,8 +61,8 @@ class EvaluationConfig(_Strict):
     every: Annotated[int, Field(gt=0)] = 1
     latent_samples: Annotated[int, Field(gt=1)] = 2000
     batch_size: Annotated[int, Field(gt=0)] = 500
-    # Image grids change no metric: at their defaults they stay out of the resolved config,
-    # so trial ids of specs that do not set them do not change.
+    # Image grids change no metric and FID is off by default: at their defaults they stay out
+    # of the resolved config, so trial ids of specs that do not set them do not change.
     images: bool = Field(
         True,
         exclude_if=lambda v: v is True,
@@ -71,6 +72,11 @@ class EvaluationConfig(_Strict):
         None,
         exclude_if=lambda v: v is None,
         description="epochs between image grids (null: at every evaluation); the last always",
+    )
+    fid: FIDConfig | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="standard Inception FID of generated samples (aesweep.fid); null: off",
     )
 
 

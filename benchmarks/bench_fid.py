@@ -1,0 +1,155 @@
+"""Benchmark of FID feature extraction (aesweep.fid) against the bare Inception forward pass.
+
+1. Throughput, images/s: our full path (8-bit quantisation, transfer, TF1 bilinear resize of
+   grey images (digits 8x8, or MNIST 28x28 with --data-root) to 299x299, grey to RGB,
+   Inception, float64 moment accumulation) against
+   the bare network on ready-made (B, 3, 299, 299) inputs, same batch size and device. The two
+   are timed in interleaved rounds, one batch each, and the medians compared, so load from
+   other processes hits both alike. Goal: full / bare >= 0.9.
+2. The reference cache: the first FID call extracts the reference and the samples; a second
+   call on the same reference should cost only the samples (extraction + Fréchet distance).
+
+Usage::
+
+    python benchmarks/bench_fid.py                      # CPU here: B = 16, 8 rounds, 64 + 32
+    python benchmarks/bench_fid.py --device cuda --batch-size 50 --rounds 20 \\
+        --reference 10000 --samples 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+
+if __package__ in (None, ""):  # run as a script from anywhere: make the repo importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from aesweep.data.config import DataConfig, DigitsConfig, MNISTConfig  # noqa: E402
+from aesweep.fid.features import get_extractor  # noqa: E402
+from aesweep.fid.score import fid_from_stats, fid_of_samples  # noqa: E402
+from aesweep.fid.stats import MomentAccumulator, reference_stats, split_images  # noqa: E402
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def throughput(extractor, images: torch.Tensor, batch_size: int, rounds: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Median images/s of the full path and of the bare forward, interleaved by batch (which
+    goes first alternates), plus the median seconds per batch of the non-network steps."""
+    device = extractor.device
+
+    def timed(fn) -> float:  # type: ignore[no-untyped-def]
+        _sync(device)
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        return time.perf_counter() - t0
+
+    batches = [images[(r * batch_size) % len(images) :][:batch_size] for r in range(rounds)]
+    batches = [b if len(b) == batch_size else images[:batch_size] for b in batches]
+    ready = extractor.pixels(batches[0])  # the bare network's input, made once
+    acc = MomentAccumulator()
+    full, bare, prep, stats = [], [], [], []
+    with torch.inference_mode():
+        for _ in range(2):  # warm-up: TorchScript profiling runs, allocator
+            extractor.net(ready)
+            acc.update(extractor.features(batches[0]))
+        for r, b in enumerate(batches):
+            runs = [
+                (bare, lambda: extractor.net(ready)),
+                (full, lambda b=b: acc.update(extractor.features(b))),
+            ]
+            for out, fn in runs if r % 2 == 0 else runs[::-1]:
+                out.append(timed(fn))
+            prep.append(timed(lambda b=b: extractor.pixels(b)))
+            feats = extractor.net(ready)
+            stats.append(timed(lambda f=feats: acc.update(f)))
+    acc.result()
+    bare_ips = batch_size / statistics.median(bare)
+    full_ips = batch_size / statistics.median(full)
+    return {
+        "bare": bare_ips,
+        "full": full_ips,
+        "ratio": full_ips / bare_ips,
+        "prep_s": statistics.median(prep),
+        "stats_s": statistics.median(stats),
+        "forward_s": statistics.median(bare),
+    }
+
+
+def cache_timing(
+    extractor, cfg: DataConfig, n_ref: int, n_samples: int, batch_size: int
+) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Seconds of a first and a second FID call on one reference, and of the samples alone."""
+    samples = split_images(cfg, "train")[-n_samples:]
+    with tempfile.TemporaryDirectory() as cache:
+        t0 = time.perf_counter()
+        ref = reference_stats(cfg, "train", n_ref, extractor, cache, batch_size=batch_size)
+        fid_of_samples(samples, ref, extractor, batch_size=batch_size, progress=False)
+        t1 = time.perf_counter()
+        ref = reference_stats(cfg, "train", n_ref, extractor, cache, batch_size=batch_size)
+        value = fid_of_samples(samples, ref, extractor, batch_size=batch_size, progress=False)
+        t2 = time.perf_counter()
+    acc = MomentAccumulator()
+    t3 = time.perf_counter()
+    for s in range(0, n_samples, batch_size):
+        acc.update(extractor.features(samples[s : s + batch_size]))
+    sample_stats = acc.result()
+    t4 = time.perf_counter()
+    fid_from_stats(ref, sample_stats)
+    t5 = time.perf_counter()
+    return {
+        "first": t1 - t0,
+        "second": t2 - t1,
+        "samples_only": t4 - t3,
+        "frechet": t5 - t4,
+        "fid": value,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--rounds", type=int, default=8, help="interleaved batches per path")
+    p.add_argument("--reference", type=int, default=64, help="reference images (digits train)")
+    p.add_argument("--samples", type=int, default=32, help="generated-sample stand-ins")
+    p.add_argument("--data-root", help="use MNIST from this folder instead of digits")
+    args = p.parse_args()
+
+    extractor = get_extractor(device=args.device)
+    device = extractor.device
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
+    print(
+        f"device {device} ({where or platform.machine()}), torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs, network {extractor.identity}"
+    )
+    cfg: DataConfig = MNISTConfig(root=args.data_root) if args.data_root else DigitsConfig()
+    images = split_images(cfg, "test")
+    t = throughput(extractor, images, args.batch_size, args.rounds)
+    print(
+        f"extraction, batch {args.batch_size}, median of {args.rounds} interleaved batches: "
+        f"bare forward {t['bare']:.2f} img/s, full path {t['full']:.2f} img/s, "
+        f"ratio {t['ratio']:.3f} (goal >= 0.9); per batch: forward {t['forward_s']:.3f} s, "
+        f"quantise+resize+RGB {1e3 * t['prep_s']:.1f} ms, moments {1e3 * t['stats_s']:.1f} ms"
+    )
+    print(f"images: {cfg.dataset} {tuple(images.shape[1:])}")
+    c = cache_timing(extractor, cfg, args.reference, args.samples, args.batch_size)
+    print(
+        f"FID of {args.samples} samples vs {args.reference} reference images: first call "
+        f"{c['first']:.1f} s, second call {c['second']:.1f} s; the samples alone: extraction "
+        f"{c['samples_only']:.1f} s + Fréchet distance {c['frechet']:.1f} s; FID {c['fid']:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
