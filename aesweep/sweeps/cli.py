@@ -44,10 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-concurrent", type=int, metavar="N", help="at most N trials at once")
     sp = with_spec("results", "the paper-style table of a sweep, read from MLflow")
     sp.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
+    sp.add_argument(
+        "--paper", action="store_true", help="also the papers' published numbers for these rows"
+    )
+    sp.add_argument(
+        "--plots", action="store_true", help="redraw the plots into the newest parent run"
+    )
     with_spec("status", "each trial's state (pending, running, finished, diverged, failed)")
     sp = with_spec("ui", "start the MLflow UI on 127.0.0.1 for the spec's tracking store")
     sp.add_argument("--port", type=int, default=5000)
     sp.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1 only)")
+    sp.add_argument("--workers", type=int, default=2, help="server processes (default 2)")
     _add_fid_parser(sub)
     return p
 
@@ -164,7 +171,7 @@ def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unty
 
 
 def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
-    from aesweep.sweeps.results import format_rows, result_rows
+    from aesweep.sweeps.results import format_rows, group_row, result_groups
     from aesweep.tracking.store import SweepStore
 
     store = SweepStore(spec.tracking.uri, spec.experiment)
@@ -174,7 +181,24 @@ def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-
             file=sys.stderr,
         )
         return 1
-    print(format_rows(result_rows(spec, trials, store), args.format))
+    groups = result_groups(spec, trials, store)
+    rows = [group_row(g) for g in groups]
+    if args.paper:
+        from aesweep.sweeps.published import format_with_published
+
+        print(format_with_published(groups, rows, args.format))
+    else:
+        print(format_rows(rows, args.format))
+    if args.plots:
+        from aesweep.sweeps.plots import latest_parent_run, log_sweep_plots
+
+        parent = latest_parent_run(store, spec.name)
+        if parent is None:
+            print(f"no parent run of {spec.name!r} to draw the plots into", file=sys.stderr)
+            return 1
+        names = log_sweep_plots(spec, trials, store, parent)
+        drawn = ", ".join(names) or "none (no finished trial)"
+        print(f"plots: {drawn} in run {parent}", file=sys.stderr)
     return 0
 
 
@@ -194,6 +218,7 @@ def _status(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-u
 
 
 def _ui(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+    import os
     import subprocess
 
     from aesweep.tracking.store import resolve_uri
@@ -211,9 +236,14 @@ def _ui(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyp
         args.host,
         "--port",
         str(args.port),
+        "--workers",
+        str(args.workers),
     ]
+    # A viewer of runs needs no background job runner (MLflow's GenAI jobs): it would start a
+    # dozen more processes. Set MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true to have it anyway.
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
     try:
-        return subprocess.call(cmd)
+        return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 0
 

@@ -1,8 +1,10 @@
-"""Paper-style tables read back from MLflow (MoW Table 1 columns).
+"""Paper-style tables read back from MLflow (MoW Table 1 columns, plus FID and sample metrics).
 
 One row per (dataset, model, strategy) — every varying field except lr, λ and seed — with
 the lr and λ that the spec's selection criterion picks (mean over seeds), and that grid
-point's test metrics.
+point's test metrics as mean ± std over its seeds. A grid point whose every seed diverged is
+listed in the row's ``diverged`` cell; a row whose every grid point diverged says so in place
+of its lr. Optional columns (FID, sample metrics) appear when some trial logged them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from aesweep.sweeps.plan import TrialConfig, varying_keys
@@ -21,6 +24,80 @@ from aesweep.tracking.store import SweepStore, TrialRecord
 
 SELECTED_AWAY = ("optimizer.lr", "model.lambda", "seed")
 METRIC_COLUMNS = ("cw_distance", "wae_distance", "rec_error", "cost")
+"""Always shown: MoW Table 1."""
+OPTIONAL_METRIC_COLUMNS = ("sw_distance", "sample_cw", "fid", "lt_sample_cw", "lt_fid")
+"""Shown when some trial of the sweep logged them (SWAE distance, LCW sample distance, FID)."""
+METRIC_ORDER = (
+    "cw_distance",
+    "wae_distance",
+    "sw_distance",
+    "rec_error",
+    "cost",
+    "sample_cw",
+    "fid",
+    "lt_sample_cw",
+    "lt_fid",
+)
+
+
+@dataclass
+class GridPoint:
+    """One (lr, λ) of a row: its trials (one per seed) and how they ended."""
+
+    lr: float
+    lam: float
+    trials: list[TrialConfig] = field(default_factory=list)
+    finished: list[TrialRecord] = field(default_factory=list)
+    diverged: list[TrialRecord] = field(default_factory=list)
+
+    @property
+    def all_diverged(self) -> bool:
+        """Every seed that ended, diverged (and at least one did)."""
+        return bool(self.diverged) and not self.finished
+
+    def values(self, metric: str) -> list[float]:
+        return [r.metrics[metric] for r in self.finished if metric in r.metrics]
+
+    def mean(self, metric: str) -> float | None:
+        vals = self.values(metric)
+        return statistics.fmean(vals) if vals else None
+
+    def std(self, metric: str) -> float | None:
+        vals = self.values(metric)
+        return statistics.stdev(vals) if len(vals) > 1 else None
+
+
+@dataclass
+class ResultGroup:
+    """The trials of one table row, by grid point, and the point the selection picks."""
+
+    dataset: str
+    model: str
+    strategy: str
+    trials: list[TrialConfig]
+    points: dict[tuple[float, float], GridPoint]
+    records: dict[str, TrialRecord]
+    best: GridPoint | None = None
+
+    @property
+    def done(self) -> int:
+        ended = [self.records.get(t.trial_id) for t in self.trials]
+        return sum(1 for rec in ended if rec is not None and rec.finished)
+
+    @property
+    def diverged(self) -> int:
+        return sum(len(p.diverged) for p in self.points.values())
+
+    @property
+    def status(self) -> str:
+        """ok (a point was selected), diverged (every point that ended diverged), pending
+        (nothing ended yet) or no result (the selection metric is missing or not finite)."""
+        ended = [p for p in self.points.values() if p.finished or p.diverged]
+        if self.best is not None:
+            return "ok"
+        if not ended:
+            return "pending"
+        return "diverged" if all(p.all_diverged for p in ended) else "no result"
 
 
 def _label(trial: TrialConfig, keys: list[str], prefix: str, base: str) -> str:
@@ -29,9 +106,11 @@ def _label(trial: TrialConfig, keys: list[str], prefix: str, base: str) -> str:
     return f"{base} ({', '.join(extra)})" if extra else base
 
 
-def result_rows(
+def result_groups(
     spec: SweepSpec, trials: list[TrialConfig], store: SweepStore
-) -> list[dict[str, Any]]:
+) -> list[ResultGroup]:
+    """The sweep's trials grouped into table rows, with MLflow's records and the selected
+    (lr, λ) of each row (lowest/highest mean of ``selection.metric`` over finished seeds)."""
     records = store.latest_by_trial([t.trial_id for t in trials])
     vary = [k for k in varying_keys(trials) if k not in SELECTED_AWAY]
     model_keys = [k for k in vary if k.startswith("model.") and k != "model.family"]
@@ -40,63 +119,108 @@ def result_rows(
         for k in vary
         if k.startswith("strategy.") and k not in ("strategy.kind", "strategy.batch_size")
     ]
-    groups: dict[tuple[Any, ...], list[TrialConfig]] = defaultdict(list)
+    by_key: dict[tuple[Any, ...], list[TrialConfig]] = defaultdict(list)
     for t in trials:
         flat = t.flat()
-        groups[tuple(json.dumps(flat.get(k)) for k in vary)].append(t)
+        by_key[tuple(json.dumps(flat.get(k)) for k in vary)].append(t)
 
     metric, sign = spec.selection.metric, (1 if spec.selection.mode == "min" else -1)
-    rows = []
-    for members in groups.values():
+    groups = []
+    for members in by_key.values():
         first = members[0]
-        points: dict[tuple[float, float], list[TrialRecord]] = defaultdict(list)
-        diverged = 0
+        points: dict[tuple[float, float], GridPoint] = {}
         for t in members:
+            key = (t.optimizer.lr, t.model.lambda_)
+            point = points.setdefault(key, GridPoint(*key))
+            point.trials.append(t)
             rec = records.get(t.trial_id)
             if rec is None or not rec.finished:
                 continue
-            if rec.outcome == "diverged":
-                diverged += 1
-                continue
-            points[(t.optimizer.lr, t.model.lambda_)].append(rec)
-        row: dict[str, Any] = {
-            "dataset": first.data.dataset,
-            "model": _label(first, model_keys, "model.", first.model.label),
-            "strategy": _label(first, strategy_keys, "strategy.", first.strategy.label),
-            "lr": None,
-            "lambda": None,
-            "done": sum(
-                1 for t in members if t.trial_id in records and records[t.trial_id].finished
-            ),
-            "trials": len(members),
-            "diverged": diverged,
-        }
+            (point.diverged if rec.outcome == "diverged" else point.finished).append(rec)
+        group = ResultGroup(
+            dataset=first.data.dataset,
+            model=_label(first, model_keys, "model.", first.model.label),
+            strategy=_label(first, strategy_keys, "strategy.", first.strategy.label),
+            trials=members,
+            points=points,
+            records=records,
+        )
         scored = []
-        for (lr, lam), recs in points.items():
-            values = [r.metrics.get(metric, math.nan) for r in recs]
+        for point in points.values():
+            values = [r.metrics.get(metric, math.nan) for r in point.finished]
             if values and all(math.isfinite(v) for v in values):
-                scored.append((sign * statistics.fmean(values), lr, lam, recs))
+                scored.append((sign * statistics.fmean(values), point))
         if scored:
-            _, lr, lam, recs = min(scored, key=lambda s: s[0])
-            row.update({"lr": lr, "lambda": lam, "seeds": len(recs)})
-            for col in METRIC_COLUMNS:
-                vals = [r.metrics[col] for r in recs if col in r.metrics]
-                row[col] = statistics.fmean(vals) if vals else None
-                if len(vals) > 1:
-                    row[f"{col}_std"] = statistics.stdev(vals)
-        rows.append(row)
-    return rows
+            group.best = min(scored, key=lambda s: s[0])[1]
+        groups.append(group)
+    return groups
 
 
-COLUMNS = ("dataset", "model", "strategy", "lr", "lambda", *METRIC_COLUMNS, "done", "diverged")
+def _point_label(point: GridPoint, with_lambda: bool) -> str:
+    return f"lr {point.lr:g}" + (f" λ {point.lam:g}" if with_lambda else "")
 
 
-def _cell(row: dict[str, Any], col: str) -> str:
+def group_row(group: ResultGroup) -> dict[str, Any]:
+    """One table row: labels, the selected lr and λ, metrics (mean, ``<col>_std``), counts."""
+    lambdas = {p.lam for p in group.points.values()}
+    dead = [p for p in group.points.values() if p.all_diverged]
+    row: dict[str, Any] = {
+        "dataset": group.dataset,
+        "model": group.model,
+        "strategy": group.strategy,
+        "lr": None,
+        "lambda": None,
+        "status": group.status,
+        "done": group.done,
+        "trials": len(group.trials),
+        "diverged": group.diverged,
+        "diverged_points": [{"lr": p.lr, "lambda": p.lam} for p in dead],
+        "diverged_at": "; ".join(_point_label(p, len(lambdas) > 1) for p in dead),
+    }
+    best = group.best
+    if best is not None:
+        row.update({"lr": best.lr, "lambda": best.lam})
+        row.update({"seeds": len(best.finished), "seeds_of": len(best.trials)})
+        present = {k for r in best.finished for k in r.metrics}
+        for col in METRIC_ORDER:
+            if col not in METRIC_COLUMNS and col not in present:
+                continue
+            row[col] = best.mean(col)
+            std = best.std(col)
+            if std is not None:
+                row[f"{col}_std"] = std
+    return row
+
+
+def result_rows(
+    spec: SweepSpec, trials: list[TrialConfig], store: SweepStore
+) -> list[dict[str, Any]]:
+    return [group_row(g) for g in result_groups(spec, trials, store)]
+
+
+def table_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The columns to print: Table 1's, the optional metrics some row has, ``seeds`` when a
+    grid point has several."""
+    metrics = [c for c in METRIC_ORDER if c in METRIC_COLUMNS or any(c in r for r in rows)]
+    seeds = ["seeds"] if any(r.get("seeds_of", 1) > 1 for r in rows) else []
+    return ["dataset", "model", "strategy", "lr", "lambda", *metrics, *seeds, "done", "diverged"]
+
+
+COLUMNS = tuple(table_columns([]))
+
+
+def format_cell(row: dict[str, Any], col: str) -> str:
     value = row.get(col)
+    if col == "lr" and value is None and row.get("status") not in (None, "ok"):
+        return row["status"]
     if value is None:
         return "-"
     if col == "done":
         return f"{value}/{row['trials']}"
+    if col == "seeds":
+        return f"{value}/{row['seeds_of']}"
+    if col == "diverged":
+        return f"{value} ({row['diverged_at']})" if row.get("diverged_at") else str(value)
     if isinstance(value, float):
         text = f"{value:.4g}" if col in ("lr", "lambda") else f"{value:.4f}"
         std = row.get(f"{col}_std")
@@ -104,25 +228,35 @@ def _cell(row: dict[str, Any], col: str) -> str:
     return str(value)
 
 
-def format_rows(rows: list[dict[str, Any]], fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(rows, indent=2)
+def _csv_value(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, list | dict) else value
+
+
+def format_table(rows: list[dict[str, Any]], columns: list[str], fmt: str) -> str:
+    """Rows as an aligned text table, markdown or csv (cells as :func:`_cell` writes them,
+    csv: raw values)."""
     if fmt == "csv":
         buf = io.StringIO()
-        keys = list(dict.fromkeys(k for r in rows for k in r)) or list(COLUMNS)
+        keys = list(dict.fromkeys(k for r in rows for k in r)) or list(columns)
         writer = csv.DictWriter(buf, fieldnames=keys)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: _csv_value(v) for k, v in r.items()} for r in rows)
         return buf.getvalue().rstrip("\n")
-    cells = [[_cell(r, c) for c in COLUMNS] for r in rows]
+    cells = [[format_cell(r, c) for c in columns] for r in rows]
     if fmt == "markdown":
-        lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join(c) + " |" for c in cells]
         return "\n".join(lines)
     widths = [
-        max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(COLUMNS)
+        max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(columns)
     ]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(COLUMNS, widths, strict=True))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(columns, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(lines)
+
+
+def format_rows(rows: list[dict[str, Any]], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2)
+    return format_table(rows, table_columns(rows), fmt)
