@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from aesweep.data.config import DigitsConfig
-from aesweep.fid.score import fid_of_samples
+from aesweep.fid.config import FIDConfig
+from aesweep.fid.score import FIDScorer, fid_of_samples
 from aesweep.fid.stats import reference_cache_path, reference_key, reference_stats
 from tests.fid.conftest import N_IMAGES, CountingExtractor
 
@@ -81,3 +82,15 @@ def test_corrupt_cache_is_recomputed(fid_extractor, tmp_path) -> None:  # type: 
     third = CountingExtractor(fid_extractor)
     reference_stats(digits, "test", 2, third, tmp_path)
     assert third.calls == 0  # the rewritten file is whole again
+
+
+def test_scorer_reuses_the_process_network_and_the_cached_reference(
+    fid_extractor,
+    fid_reference,  # type: ignore[no-untyped-def]
+) -> None:
+    cfg = FIDConfig(samples=N_IMAGES, split="test", cache_dir=str(fid_reference.cache_dir))
+    scorer = FIDScorer(cfg, fid_reference.data_cfg, device="cpu")
+    assert scorer.extractor is fid_extractor  # lru_cache: loaded once per process
+    before = sorted(fid_reference.cache_dir.glob("*.npz"))
+    np.testing.assert_array_equal(scorer.reference.mu, fid_reference.stats.mu)
+    assert sorted(fid_reference.cache_dir.glob("*.npz")) == before
