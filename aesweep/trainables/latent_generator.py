@@ -80,13 +80,18 @@ class LatentTrick:
         g = torch.Generator(device=device).manual_seed(EVAL_SEED + 2)
         self.test_noise = self.generator.sample_noise(len(self.z_test), generator=g)
 
+    def latents(self, noise: torch.Tensor) -> torch.Tensor:
+        """G(ε) as a latent of the model: onto the unit sphere for a sphere prior (MoCA), where
+        the encoder's latents live, unchanged otherwise."""
+        return self.model.project_latent(self.generator(noise))
+
     def train_epoch(self) -> float:
         """One pass over the shuffled training latents; the mean loss (one host sync)."""
         self.generator.train()
         total = self.z_train.new_zeros(())
         steps = 0
         for z in epoch_batches(self.z_train, self.batch):
-            fake = self.generator(self.generator.sample_noise(len(z)))
+            fake = self.latents(self.generator.sample_noise(len(z)))
             loss = cw_distance(fake, z, gamma=self.gamma)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -99,13 +104,11 @@ class LatentTrick:
     def test_distance(self) -> float:
         """cw(G(ε), Z_test; γ) with the fixed ε (eval mode)."""
         self.generator.eval()
-        return float(
-            cw_distance(self.generator(self.test_noise), self.z_test, gamma=self.test_gamma)
-        )
+        return float(cw_distance(self.latents(self.test_noise), self.z_test, gamma=self.test_gamma))
 
     def sample_latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
         self.generator.eval()
-        return self.generator(self.generator.sample_noise(n, generator=generator))
+        return self.latents(self.generator.sample_noise(n, generator=generator))
 
 
 def train_latent_generator(

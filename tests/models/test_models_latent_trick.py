@@ -109,3 +109,15 @@ def test_stage_two_lowers_the_latent_distance_and_logs_both_samplers(
     for key in SAMPLER_METRICS:
         prior = store.metric_history(without.info.run_id, key)
         assert store.metric_history(without.info.run_id, f"gen_{key}") == [prior[-1]]
+
+
+def test_a_sphere_prior_model_gets_latents_on_the_sphere(write_spec, tmp_path) -> None:
+    spec = lt_spec(f"sqlite:///{tmp_path / 'x.db'}", str(tmp_path))
+    spec["models"] = [
+        {"family": "wae_mmd", "prior": "sphere", "width": 0.25, "latent_trick": {"hidden": 16}}
+    ]
+    _, (cfg,) = load_plan(write_spec(spec))
+    data = load_dataset(cfg.data)
+    trick = LatentTrick(build_model(cfg.model, data), data, cfg)
+    z = trick.sample_latents(10, torch.Generator().manual_seed(0))
+    assert torch.allclose(z.norm(dim=1), torch.ones(10), atol=1e-5)

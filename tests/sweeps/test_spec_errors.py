@@ -41,7 +41,7 @@ def test_every_command_rejects_a_bad_spec_without_starting(
         ({"models": [{"family": "cwae", "lamda": 1}]}, "models[0].lamda: unknown key; allowed: "),
         (
             {"models": [{"family": "vae"}]},
-            "models[0].family: unknown family 'vae'; allowed: ae, cwae",
+            "models[0].family: unknown family 'vae'; allowed: ae, cw2, cwae",
         ),
         (
             {"strategies": [{"kind": "nope"}]},
