@@ -86,6 +86,7 @@ def test_every_family_trains_inline_with_finite_metrics(write_spec, mlflow_uri, 
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_a_mixed_sweep_of_every_family_through_ray(write_spec, tmp_path, ray_session) -> None:
     uri = f"sqlite:///{tmp_path / 'ray.db'}"
     lt = {"latent_trick": {"epochs": 1, "hidden": 32, "layers": 2}}
