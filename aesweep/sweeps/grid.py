@@ -51,9 +51,8 @@ def grid_model(cls: type[M]) -> type[BaseModel]:
     for name, info in cls.model_fields.items():
         kwargs: dict[str, Any] = {"alias": info.alias, "description": info.description}
         if name in axes:
-            element = Annotated[
-                (info.annotation, *[m for m in info.metadata if m is not SWEEPABLE])
-            ]
+            rest = [m for m in info.metadata if m is not SWEEPABLE]
+            element = Annotated[(info.annotation, *rest)] if rest else info.annotation
             annotation = Annotated[list[element], BeforeValidator(_as_list), Field(min_length=1)]
             default = PydanticUndefined if info.is_required() else [info.get_default()]
             fields[name] = (annotation, Field(default, **kwargs))

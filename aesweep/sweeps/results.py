@@ -122,7 +122,9 @@ def result_groups(
     by_key: dict[tuple[Any, ...], list[TrialConfig]] = defaultdict(list)
     for t in trials:
         flat = t.flat()
-        by_key[tuple(json.dumps(flat.get(k)) for k in vary)].append(t)
+        # The labels too: a field only some trials have (the Latent Trick) is not in ``vary``.
+        key = (t.data.dataset, t.model.label, t.strategy.label)
+        by_key[(*key, *(json.dumps(flat.get(k)) for k in vary))].append(t)
 
     metric, sign = spec.selection.metric, (1 if spec.selection.mode == "min" else -1)
     groups = []
