@@ -1,4 +1,5 @@
-"""Checks before any trial starts: the tracking store, the datasets, the GPUs requested.
+"""Checks before any trial starts: the tracking store, the datasets, the GPUs requested, the
+FID network.
 
 Each problem is one line; the CLI prints them and exits with 2, so a sweep never dies an
 hour in for a reason it could have known at submission.
@@ -57,8 +58,22 @@ def check_local_gpus(spec: SweepSpec) -> str | None:
     return None
 
 
+def check_fid(spec: SweepSpec) -> str | None:
+    """The FID network can be found (or fetched) when the spec asks for FID."""
+    fid = spec.evaluation.fid
+    if fid is None:
+        return None
+    from aesweep.fid.weights import InceptionWeightsError, locate_weights
+
+    try:
+        locate_weights(fid.weights, cache_dir=fid.cache_dir)
+    except InceptionWeightsError as exc:
+        return f"evaluation.fid: {exc}"
+    return None
+
+
 def preflight(spec: SweepSpec, *, address: str | None) -> list[str]:
-    problems = [p for p in [check_tracking(spec.tracking.uri)] if p]
+    problems = [p for p in [check_tracking(spec.tracking.uri), check_fid(spec)] if p]
     problems += check_data(spec)
     if address is None:
         gpu = check_local_gpus(spec)

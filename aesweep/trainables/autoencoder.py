@@ -23,6 +23,7 @@ from aesweep.sweeps.plan import TrialConfig
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
 from aesweep.trainables.checkpoints import restore_folder, write_meta
 from aesweep.trainables.evaluation import evaluate_autoencoder
+from aesweep.trainables.fid_scoring import fid_due, fid_scorer
 from aesweep.trainables.images import log_evaluation_images
 from aesweep.trainables.latent_generator import TAG_DIVERGED_STAGE, finish_samplers
 from aesweep.trainables.reporting import Reporter
@@ -119,7 +120,8 @@ def train_autoencoder(
         last = epoch == cfg.epochs
         if not diverged and (epoch % cfg.evaluation.every == 0 or last):
             t1 = time.perf_counter()
-            metrics.update(evaluate_autoencoder(model, data.test, cfg.evaluation))
+            fid = fid_scorer(cfg, device) if fid_due(cfg, epoch) else None
+            metrics.update(evaluate_autoencoder(model, data.test, cfg.evaluation, fid))
             metrics["eval_seconds"] = time.perf_counter() - t1
             diverged = not all(math.isfinite(v) for v in metrics.values())
         metrics["epoch"] = epoch

@@ -10,7 +10,8 @@ family regularises; CW for a family without one) (MoW §4 and Appendix B).
 Samplers (``x = decode(latent)``; the prior's, and the Latent Trick's G(ε) in stage 2, whose
 metrics carry the prefix ``lt_``): sample_cw, the two-sample Cramér-Wold distance (LCW paper)
 between as many decoded samples as test images used and those test images, γ by Silverman
-from the test pixels' σ. New sample-quality metrics (FID) go into :func:`evaluate_sampler`.
+from the test pixels' σ; fid, the standard Inception FID (aesweep.fid) of
+``evaluation.fid.samples`` decoded samples against the reference split, when the spec asks.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ COST_DISTANCE = {
 }
 SW_DIRECTIONS = 50
 EVAL_SEED = 0
-SAMPLER_METRICS = ("sample_cw",)
-"""What :func:`evaluate_sampler` measures of a sampler (without prefix)."""
+SAMPLER_METRICS = ("sample_cw", "fid")
+"""What :func:`evaluate_sampler` measures of a sampler (without prefix; fid when asked)."""
+FIDScore = Callable[[torch.Tensor], float]
+"""(N, C, H, W) images in [0, 1] -> FID against the trial's reference (aesweep.fid)."""
 
 LatentSampler = Callable[[int, torch.Generator], torch.Tensor]
 """``(n, generator) -> (n, latent_dim)`` latents to decode (seeded: the same every epoch)."""
@@ -50,7 +53,10 @@ LatentSampler = Callable[[int, torch.Generator], torch.Tensor]
 
 @torch.no_grad()
 def evaluate_autoencoder(
-    model: AutoencoderModel, test: torch.Tensor, cfg: EvaluationConfig
+    model: AutoencoderModel,
+    test: torch.Tensor,
+    cfg: EvaluationConfig,
+    fid: FIDScore | None = None,
 ) -> dict[str, float]:
     was_training = model.training
     model.eval()
@@ -78,7 +84,7 @@ def evaluate_autoencoder(
         if cw_normality_supported(z.shape[1]):
             values["cw_distance"] = cw_normality(z)
         out = {k: float(v) for k, v in values.items()}
-        out.update(evaluate_sampler(model, model_prior_sampler(model), test, cfg))
+        out.update(evaluate_sampler(model, model_prior_sampler(model), test, cfg, fid=fid))
     finally:
         model.train(was_training)
     distance = out.get(COST_DISTANCE.get(model.cfg.distance, "cw_distance"))
@@ -99,10 +105,13 @@ def evaluate_sampler(
     test: torch.Tensor,
     cfg: EvaluationConfig,
     prefix: str = "",
+    *,
+    fid: FIDScore | None = None,
 ) -> dict[str, float]:
     """Sample-quality metrics of ``x = model.decode(sampler(n))`` against n test samples
-    (n = min(latent_samples, test size)); the same seeded draw at every call. Adds
-    ``{prefix}sample_seconds``."""
+    (n = min(latent_samples, test size)); the same seeded draw at every call. With ``fid``,
+    also the FID of ``evaluation.fid.samples`` decoded samples (``{prefix}fid``, its time in
+    ``{prefix}fid_seconds``). Adds ``{prefix}sample_seconds``."""
     t0 = time.perf_counter()
     was_training = model.training
     model.eval()
@@ -120,7 +129,25 @@ def evaluate_sampler(
         if cw_normality_supported(dim) and n > 1 and sigma > 0:
             gamma = silverman_gamma(sigma, n)
             out["sample_cw"] = float(cw_distance(fake.float(), real.float(), gamma=gamma))
+        if fid is not None and cfg.fid is not None:
+            t1 = time.perf_counter()
+            out["fid"] = fid(decode_samples(model, sampler, cfg.fid.samples, cfg.batch_size, real))
+            out["fid_seconds"] = time.perf_counter() - t1
     finally:
         model.train(was_training)
     out["sample_seconds"] = time.perf_counter() - t0
     return {f"{prefix}{k}": v for k, v in out.items()}
+
+
+def decode_samples(
+    model: AutoencoderModel,
+    sampler: LatentSampler,
+    n: int,
+    batch_size: int,
+    like: torch.Tensor,
+) -> torch.Tensor:
+    """``n`` decoded samples in [0, 1] from a seeded draw of its own (the FID sample)."""
+    g = torch.Generator(device=like.device).manual_seed(EVAL_SEED + 2)
+    latents = sampler(n, g)
+    parts = [model.decode(latents[s : s + batch_size]) for s in range(0, n, batch_size)]
+    return torch.cat(parts).float().clamp_(0.0, 1.0)

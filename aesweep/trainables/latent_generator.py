@@ -36,6 +36,7 @@ from aesweep.trainables.evaluation import (
     evaluate_sampler,
     model_prior_sampler,
 )
+from aesweep.trainables.fid_scoring import fid_scorer
 from aesweep.trainables.images import log_latent_trick_images
 from aesweep.trainables.reporting import Reporter
 
@@ -129,7 +130,10 @@ def train_latent_generator(
         if not all(math.isfinite(v) for v in metrics.values()):
             return metrics
     log_latent_trick_images(run, model, trick.generator, trick.lt.noise_dim, data.test, cfg)
-    final = evaluate_sampler(model, trick.sample_latents, data.test, cfg.evaluation, PREFIX)
+    fid = fid_scorer(cfg, data.test.device)
+    final = evaluate_sampler(
+        model, trick.sample_latents, data.test, cfg.evaluation, PREFIX, fid=fid
+    )
     run.log_metrics(final, step=cfg.epochs)
     return {**final, f"{PREFIX}cw_distance": metrics[f"{PREFIX}cw_distance"]}
 
@@ -151,9 +155,13 @@ def finish_samplers(
             return False
         own = {k: lt[PREFIX + k] for k in SAMPLER_METRICS if PREFIX + k in lt}
     else:
-        if not all(k in last_eval for k in SAMPLER_METRICS):
+        if "sample_cw" not in last_eval:  # a resumed trial with no evaluation left to run
             last_eval = evaluate_sampler(
-                model, model_prior_sampler(model), data.test, cfg.evaluation
+                model,
+                model_prior_sampler(model),
+                data.test,
+                cfg.evaluation,
+                fid=fid_scorer(cfg, data.test.device),
             )
         own = {k: last_eval[k] for k in SAMPLER_METRICS if k in last_eval}
         lt = {}
