@@ -25,8 +25,16 @@ from aesweep.tracking.store import SweepStore, TrialRecord
 SELECTED_AWAY = ("optimizer.lr", "model.lambda", "seed")
 METRIC_COLUMNS = ("cw_distance", "wae_distance", "rec_error", "cost")
 """Always shown: MoW Table 1."""
-OPTIONAL_METRIC_COLUMNS = ("sw_distance", "sample_cw", "fid", "lt_sample_cw", "lt_fid")
-"""Shown when some trial of the sweep logged them (SWAE distance, LCW sample distance, FID)."""
+OPTIONAL_METRIC_COLUMNS = (
+    "sw_distance",
+    "sample_cw",
+    "fid",
+    "lt_sample_cw",
+    "lt_fid",
+    "w1_to_target",
+)
+"""Shown when some trial of the sweep logged them (SWAE distance, LCW sample distance, FID,
+the Run-Sort-ReRun toy's W1 to its target)."""
 METRIC_ORDER = (
     "cw_distance",
     "wae_distance",
@@ -37,6 +45,7 @@ METRIC_ORDER = (
     "fid",
     "lt_sample_cw",
     "lt_fid",
+    "w1_to_target",
 )
 
 

@@ -92,13 +92,14 @@ def train_autoencoder(
     data = load_dataset(cfg.data).to(device)
     model = build_model(cfg.model, data).to(device)
     autocast = mixed_precision(cfg, device)
+    strategy = build_strategy(cfg.strategy, model, data.train, epochs=cfg.epochs)
     if cfg.compute.compile:
+        # After the strategy (a momentum encoder is a deep copy of the uncompiled encoder).
         # In place, so state_dict keys (checkpoints) are unchanged; the families call the
         # encoder and decoder directly, so those are what gets compiled.
         model.net.encoder.compile()
         model.net.decoder.compile()
     optimizer = build_optimizer(cfg, model.autoencoder_parameters())
-    strategy = build_strategy(cfg.strategy, model, data.train, epochs=cfg.epochs)
     state = TrialState(model, optimizer, strategy)
 
     start_epoch = 0

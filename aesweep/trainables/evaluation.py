@@ -38,6 +38,7 @@ COST_DISTANCE = {
     "mmd": "wae_distance",
     "cw": "cw_distance",
     "sliced": "sw_distance",
+    "contrastive": "wae_distance",  # MoCA: MMD to its own (sphere) prior
     None: "cw_distance",
 }
 SW_DIRECTIONS = 50

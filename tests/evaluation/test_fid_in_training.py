@@ -27,7 +27,7 @@ def test_fid_and_latent_trick_fid_are_logged_and_tabled(write_spec, mlflow_uri, 
         "every": 1,
         "latent_samples": 64,
         "images": False,
-        "fid": {"samples": 24, "split": "test", "cache_dir": str(tmp_path / "fid")},
+        "fid": {"samples": 8, "split": "test", "cache_dir": str(tmp_path / "fid")},
     }
     path = write_spec(spec)
     assert main(["run", str(path), "--inline"]) == 0
@@ -38,7 +38,7 @@ def test_fid_and_latent_trick_fid_are_logged_and_tabled(write_spec, mlflow_uri, 
     history = SweepStore(mlflow_uri, "tiny").metric_history(rec.run_id, "fid")
     assert [step for step, _ in history] == [2]  # fid.every null: after the last epoch only
     assert rec.params["evaluation.fid.split"] == "test"
-    assert rec.params["evaluation.fid.samples"] == "24"
+    assert rec.params["evaluation.fid.samples"] == "8"
     capsys.readouterr()
     assert main(["results", str(path), "--format", "json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
