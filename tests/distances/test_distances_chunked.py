@@ -159,7 +159,19 @@ def test_memory_bounded_at_16k_rows() -> None:
     pass is recorded, and the largest must be one chunk (CHUNK_ELEMENTS pair values, 4 MiB in
     float32) or the input itself, far below n² = 2**28 values (1 GiB in float32). mmd_imq runs
     with one scale: the buffers per chunk are the same as with seven, the test is 7x cheaper.
+
+    Runs on one thread: on a shared 2-core machine, two OpenMP threads that spin-wait while
+    other processes run made this test 5-7x slower (68 s instead of 10 s).
     """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _check_memory_bounded()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_memory_bounded() -> None:
     n, d = 16384, 64
     g = torch.Generator().manual_seed(0)
     x = torch.randn(n, d, generator=g).requires_grad_(True)
