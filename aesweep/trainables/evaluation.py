@@ -43,8 +43,10 @@ COST_DISTANCE = {
 }
 SW_DIRECTIONS = 50
 EVAL_SEED = 0
-SAMPLER_METRICS = ("sample_cw", "fid")
-"""What :func:`evaluate_sampler` measures of a sampler (without prefix; fid when asked)."""
+SAMPLER_METRICS = ("sample_cw",)
+"""What :func:`evaluate_sampler` always measures of a sampler (without prefix)."""
+OPTIONAL_SAMPLER_METRICS = ("fid",)
+"""What it measures when the spec asks (``evaluation.fid``)."""
 FIDScore = Callable[[torch.Tensor], float]
 """(N, C, H, W) images in [0, 1] -> FID against the trial's reference (aesweep.fid)."""
 

@@ -32,6 +32,7 @@ from aesweep.sweeps.plan import TrialConfig
 from aesweep.tracking.store import TrialRun
 from aesweep.trainables.evaluation import (
     EVAL_SEED,
+    OPTIONAL_SAMPLER_METRICS,
     SAMPLER_METRICS,
     evaluate_sampler,
     model_prior_sampler,
@@ -42,6 +43,7 @@ from aesweep.trainables.reporting import Reporter
 
 PREFIX = "lt_"
 GENERATOR_PREFIX = "gen_"
+ALL_SAMPLER_METRICS = (*SAMPLER_METRICS, *OPTIONAL_SAMPLER_METRICS)
 TAG_DIVERGED_STAGE = "aesweep.diverged_stage"
 
 
@@ -153,7 +155,7 @@ def finish_samplers(
         lt = train_latent_generator(model, data, cfg, run)
         if not all(math.isfinite(v) for v in lt.values()):
             return False
-        own = {k: lt[PREFIX + k] for k in SAMPLER_METRICS if PREFIX + k in lt}
+        own = {k: lt[PREFIX + k] for k in ALL_SAMPLER_METRICS if PREFIX + k in lt}
     else:
         if "sample_cw" not in last_eval:  # a resumed trial with no evaluation left to run
             last_eval = evaluate_sampler(
@@ -163,7 +165,7 @@ def finish_samplers(
                 cfg.evaluation,
                 fid=fid_scorer(cfg, data.test.device),
             )
-        own = {k: last_eval[k] for k in SAMPLER_METRICS if k in last_eval}
+        own = {k: last_eval[k] for k in ALL_SAMPLER_METRICS if k in last_eval}
         lt = {}
     generator = {GENERATOR_PREFIX + k: v for k, v in own.items()}
     run.log_metrics(generator, step=cfg.epochs)
