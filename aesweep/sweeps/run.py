@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlflow.exceptions import MlflowException
+
 from aesweep.sweeps.plan import TrialConfig, summary
 from aesweep.sweeps.spec import SweepSpec
 from aesweep.tracking.store import TAG_OUTCOME, SweepStore, TrialRecord
@@ -183,8 +185,17 @@ def _mark_unfinished(store: SweepStore, records: dict[str, TrialRecord]) -> set[
     killed = set()
     for rec in records.values():
         if rec.status in ("RUNNING", "SCHEDULED"):
-            store.client.set_tag(rec.run_id, TAG_OUTCOME, "killed")
-            store.client.set_terminated(rec.run_id, "KILLED")
+            for attempt in range(3):
+                try:
+                    store.client.set_tag(rec.run_id, TAG_OUTCOME, "killed")
+                    store.client.set_terminated(rec.run_id, "KILLED")
+                    break
+                except MlflowException:
+                    # Ctrl-C reaches the trial too, which may be ending its run this instant
+                    # (SQLite's tag insert is not atomic): read again and retry.
+                    if attempt == 2:
+                        raise
+                    time.sleep(0.2)
             killed.add(rec.trial_id)
     return killed
 
@@ -251,6 +262,9 @@ def _run_tune(
         param_space={"trial_id": tune.grid_search(list(payloads))},
         tune_config=tune.TuneConfig(
             max_concurrent_trials=max_concurrent,
+            # Every trial asks for the same resources: a worker process runs trial after
+            # trial, so torch, MLflow and the FID network are imported/loaded once per worker.
+            reuse_actors=True,
             trial_name_creator=name,
             trial_dirname_creator=name,
         ),

@@ -58,7 +58,7 @@ OptimizerGrid = grid_model(OptimizerConfig)
 class EvaluationConfig(_Strict):
     """Test-split evaluation: how often, and how many test points the latent distances use."""
 
-    every: Annotated[int, Field(gt=0)] = 1
+    every: Annotated[int, Field(gt=0)] = 5  # the last epoch is always evaluated
     latent_samples: Annotated[int, Field(gt=1)] = 2000
     batch_size: Annotated[int, Field(gt=0)] = 500
     # Image grids change no metric and FID is off by default: at their defaults they stay out

@@ -35,7 +35,7 @@ def lt_spec(uri: str, storage: str) -> dict:
         "strategies": [{"kind": "minibatch", "batch_size": 32}],
         "optimizer": {"name": "adam", "lr": 0.001},
         "epochs": 2,
-        "evaluation": {"latent_samples": 128},
+        "evaluation": {"every": 1, "latent_samples": 128},
         "tracking": {"uri": uri, "experiment": "lt", "storage": storage},
     }
 
