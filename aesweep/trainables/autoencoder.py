@@ -21,14 +21,17 @@ from aesweep.strategies.base import Strategy
 from aesweep.strategies.loading import build_strategy
 from aesweep.sweeps.plan import TrialConfig
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
-from aesweep.trainables.checkpoints import restore_folder, write_meta
+from aesweep.trainables.checkpoints import (
+    load_state,
+    restore_folder,
+    save_state,
+    write_meta,
+)
 from aesweep.trainables.evaluation import evaluate_autoencoder
 from aesweep.trainables.fid_scoring import fid_due, fid_scorer
 from aesweep.trainables.images import log_evaluation_images
 from aesweep.trainables.latent_generator import TAG_DIVERGED_STAGE, finish_samplers
 from aesweep.trainables.reporting import Reporter
-
-CHECKPOINT_FILE = "trial.pt"
 
 
 def build_optimizer(cfg: TrialConfig, params: Any) -> torch.optim.Optimizer:
@@ -65,21 +68,15 @@ class TrialState:
             "optimizer": self.optimizer.state_dict(),
             "strategy": self.strategy.state_dict(),
             "model_extra": self.model.extra_state_dict(),
-            "rng_cpu": torch.get_rng_state(),
         }
-        if torch.cuda.is_available():
-            state["rng_cuda"] = torch.cuda.get_rng_state_all()
-        torch.save(state, folder / CHECKPOINT_FILE)
+        save_state(folder, state)
 
     def load(self, folder: Path) -> int:
-        state = torch.load(folder / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
+        state = load_state(folder)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.strategy.load_state_dict(state["strategy"])
         self.model.load_extra_state_dict(state.get("model_extra", {}))
-        torch.set_rng_state(state["rng_cpu"])
-        if "rng_cuda" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
         return int(state["epoch"])
 
 

@@ -16,7 +16,29 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import torch
+
 META_FILE = "meta.json"
+CHECKPOINT_FILE = "trial.pt"
+
+
+def save_state(folder: Path, state: dict[str, Any]) -> None:
+    """Write a trial's state with the RNG states added (what makes a resumed trial continue
+    the same random stream)."""
+    state = {**state, "rng_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["rng_cuda"] = torch.cuda.get_rng_state_all()
+    torch.save(state, folder / CHECKPOINT_FILE)
+
+
+def load_state(folder: Path) -> dict[str, Any]:
+    """Read a trial's state (tensors and plain data only: ``weights_only``) and restore the
+    RNG states it carries."""
+    state = torch.load(folder / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
+    torch.set_rng_state(state["rng_cpu"])
+    if "rng_cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["rng_cuda"])
+    return state
 
 
 def write_meta(folder: Path, trial_id: str, epoch: int) -> None:

@@ -32,10 +32,14 @@ from aesweep.strategies.running_stats import RunningStatistics
 from aesweep.sweeps.plan import TrialConfig
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
 from aesweep.trainables.autoencoder import build_optimizer, pick_device
-from aesweep.trainables.checkpoints import restore_folder, write_meta
+from aesweep.trainables.checkpoints import (
+    load_state,
+    restore_folder,
+    save_state,
+    write_meta,
+)
 from aesweep.trainables.reporting import Reporter
 
-CHECKPOINT_FILE = "trial.pt"
 LR_MIN = 1e-7  # the authors' CosineAnnealingLR eta_min
 EVAL_SEED = 0
 
@@ -206,22 +210,16 @@ class GeneratorState:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else {},
             "strategy": self.step.state_dict(),
-            "rng_cpu": torch.get_rng_state(),
         }
-        if torch.cuda.is_available():
-            state["rng_cuda"] = torch.cuda.get_rng_state_all()
-        torch.save(state, folder / CHECKPOINT_FILE)
+        save_state(folder, state)
 
     def load(self, folder: Path) -> int:
-        state = torch.load(folder / CHECKPOINT_FILE, map_location="cpu", weights_only=True)
+        state = load_state(folder)
         self.gen.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.step.load_state_dict(state["strategy"])
-        torch.set_rng_state(state["rng_cpu"])
-        if "rng_cuda" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
         return int(state["epoch"])
 
 

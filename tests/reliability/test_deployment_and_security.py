@@ -56,7 +56,8 @@ def test_compose_publishes_only_loopback_ports_and_has_the_services() -> None:
 
 def test_checkpoints_load_weights_only(tmp_path: Path) -> None:
     """A checkpoint carrying arbitrary pickled code is refused, never executed."""
-    from aesweep.trainables.autoencoder import CHECKPOINT_FILE, TrialState
+    from aesweep.trainables.autoencoder import TrialState
+    from aesweep.trainables.checkpoints import CHECKPOINT_FILE
 
     class Payload:
         def __reduce__(self):
