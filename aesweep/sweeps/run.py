@@ -154,6 +154,8 @@ def run_sweep(
         # A child still RUNNING here was interrupted (an error would have marked it FAILED);
         # one still SCHEDULED never started. Either way the sweep was cut short (Ctrl-C).
         killed = _mark_unfinished(prep.store, records)
+        # Trials that saw the stop themselves (Ray stops its workers) ended their runs killed.
+        killed |= {tid for tid, rec in records.items() if rec.outcome == "killed"}
         prep.store.close_parent(prep.parent, "KILLED" if killed else status)
     outcome = SweepOutcome(prep.parent, skipped=prep.done, interrupted=bool(killed))
     for t in prep.todo:
