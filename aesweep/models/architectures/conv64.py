@@ -18,9 +18,8 @@ from aesweep.models.architectures.layers import (
     CenterCrop,
     TanhToUnit,
     image_shape,
-    same_conv,
-    same_out,
     scaled,
+    strided_encoder,
 )
 
 ENCODER_CHANNELS = (128, 256, 512, 1024)
@@ -40,12 +39,7 @@ class Conv64Autoencoder(nn.Module):
     ) -> None:
         super().__init__()
         c, h, w = image_shape(sample_shape, "conv64")
-        enc: list[nn.Module] = []
-        size, prev = (h, w), c
-        for channels in (scaled(ch, width) for ch in ENCODER_CHANNELS):
-            enc += [same_conv(prev, channels, 4, 2, size), nn.BatchNorm2d(channels), nn.ReLU()]
-            size, prev = (same_out(size[0], 2), same_out(size[1], 2)), channels
-        enc += [nn.Flatten(), nn.Linear(prev * size[0] * size[1], latent_dim)]
+        enc = strided_encoder(c, (h, w), ENCODER_CHANNELS, latent_dim, width)
 
         start = (math.ceil(h / 8), math.ceil(w / 8))
         chans = [scaled(ch, width) for ch in DECODER_CHANNELS]

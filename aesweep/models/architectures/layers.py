@@ -61,3 +61,20 @@ class TanhToUnit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (torch.tanh(x) + 1.0) / 2.0
+
+
+def strided_encoder(
+    channels_in: int,
+    size: tuple[int, int],
+    channels: tuple[int, ...],
+    latent_dim: int,
+    width: float,
+) -> list[nn.Module]:
+    """4x4 stride-2 "same" convolutions with BatchNorm and ReLU, then a linear map to the
+    latent (the WAE DCGAN and LCW CelebA encoders); ``width`` scales the channel counts."""
+    layers: list[nn.Module] = []
+    prev = channels_in
+    for ch in (scaled(c, width) for c in channels):
+        layers += [same_conv(prev, ch, 4, 2, size), nn.BatchNorm2d(ch), nn.ReLU()]
+        size, prev = (same_out(size[0], 2), same_out(size[1], 2)), ch
+    return [*layers, nn.Flatten(), nn.Linear(prev * size[0] * size[1], latent_dim)]
