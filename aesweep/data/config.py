@@ -11,6 +11,10 @@ from aesweep.registry import Registry
 
 DATA_CONFIGS: Registry[type[DataConfig]] = Registry("dataset")
 
+READING_FIELDS = frozenset({"workers", "prefetch", "in_memory"})
+"""Fields that say how images are read, not which: the same seed gives the same batches
+whatever they are, so they are left out of trial ids and FID cache keys."""
+
 
 class DataConfig(BaseModel):
     """Fields shared by all datasets: optional caps on the split sizes (first N, fixed order)."""
@@ -68,3 +72,64 @@ class GaussianMixtureConfig(DataConfig):
     test_size: Annotated[int, Field(gt=0)] | None = 2_000
     sample_seed: int = 0
     loader: ClassVar[str] = "aesweep.data.gaussian_mixture:load_gaussian_mixture"
+
+
+class StreamedImagesConfig(DataConfig):
+    """Fields of the image datasets read from files: the training split is streamed through
+    a DataLoader with ``workers`` processes (``in_memory: true`` loads it whole instead); the
+    test split (capped by ``test_size``) is held in memory for evaluation."""
+
+    channels: Literal[1, 3] = 3
+    crop: Annotated[int, Field(gt=0)] | None = None
+    size: Annotated[int, Field(gt=0)] | None = None
+    workers: Annotated[int, Field(ge=0)] = 2
+    prefetch: Annotated[int, Field(gt=0)] = 4
+    in_memory: bool = False
+
+
+@DATA_CONFIGS.register("image_folder")
+class ImageFolderConfig(StreamedImagesConfig):
+    """Every PNG/JPEG under ``path`` (recursively, sorted), split by a fixed-seed permutation
+    into train and a ``test_fraction`` test split."""
+
+    dataset: Literal["image_folder"] = "image_folder"
+    path: str
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    loader: ClassVar[str] = "aesweep.data.image_folder:load_image_folder"
+
+    def missing(self) -> str | None:
+        folder = Path(self.path).expanduser()
+        if not folder.is_dir():
+            return f"data.path: no folder {folder}"
+        suffixes = (".png", ".jpg", ".jpeg")
+        if not any(p.suffix.lower() in suffixes for p in folder.rglob("*")):
+            return f"data.path: no PNG/JPEG images under {folder}"
+        return None
+
+
+@DATA_CONFIGS.register("celeba")
+class CelebAConfig(StreamedImagesConfig):
+    """CelebA in torchvision's layout (``root``/celeba/img_align_celeba/*.jpg and
+    list_eval_partition.txt): the official train and test partitions, 140x140 centre crop
+    resized to 64x64 (WAE §4). ``test_size`` defaults to 10,000 held in memory (470 MiB)."""
+
+    dataset: Literal["celeba"] = "celeba"
+    root: str = "~/.cache/aesweep/data"
+    crop: Annotated[int, Field(gt=0)] | None = 140
+    size: Annotated[int, Field(gt=0)] | None = 64
+    test_size: Annotated[int, Field(gt=0)] | None = 10_000
+    loader: ClassVar[str] = "aesweep.data.image_folder:load_celeba"
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.root).expanduser() / "celeba"
+
+    def missing(self) -> str | None:
+        needed = (self.folder / "img_align_celeba", self.folder / "list_eval_partition.txt")
+        absent = [str(p) for p in needed if not p.exists()]
+        if not absent:
+            return None
+        return (
+            f"CelebA not found: missing {', '.join(absent)}; set data.root to the folder "
+            "holding celeba/ (torchvision's layout; aesweep does not download it)"
+        )

@@ -13,16 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
 import torch
 
 from aesweep.data.config import DATA_CONFIGS, DataConfig
+from aesweep.data.image_files import list_images, read_image
 from aesweep.fid.config import FIDSplit
 from aesweep.fid.features import Extractor
 from aesweep.fid.stats import SPLITS, GaussianStats, reference_stats, stats_of_batches
-
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
-GREY_MODES = frozenset({"1", "L", "LA"})
 
 
 class SourceError(ValueError):
@@ -63,16 +60,6 @@ class StatsFile:
             ) from None
 
 
-def read_image(path: Path) -> torch.Tensor:
-    """(C, H, W) uint8: 1 channel for grey files, 3 for everything else (alpha dropped)."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        image = image.convert("L" if image.mode in GREY_MODES else "RGB")
-        pixels = torch.from_numpy(np.array(image, dtype=np.uint8))
-    return pixels.unsqueeze(0) if pixels.dim() == 2 else pixels.permute(2, 0, 1).contiguous()
-
-
 def image_batches(files: list[Path], batch_size: int) -> Iterator[torch.Tensor]:
     """Consecutive files stacked into uint8 batches of one shape each (sizes may differ)."""
     batch: list[torch.Tensor] = []
@@ -95,9 +82,7 @@ class ImageFolder:
         return str(self.path)
 
     def files(self) -> list[Path]:
-        return sorted(
-            p for p in self.path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-        )
+        return list_images(self.path)
 
     def stats(self, request: Request) -> GaussianStats:
         files = self.files()[: request.samples]

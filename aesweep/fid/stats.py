@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from aesweep.data.base import TensorDataset
-from aesweep.data.config import DataConfig
+from aesweep.data.config import READING_FIELDS, DataConfig
 from aesweep.data.loading import load_dataset
 from aesweep.fid.config import FIDSplit
 from aesweep.fid.features import Extractor
@@ -33,11 +33,18 @@ from aesweep.fid.features import Extractor
 PREPROCESSING = "uint8-tf1bilinear299-grey3-v1"
 """Bumped whenever :mod:`aesweep.fid.features` changes what the network sees."""
 
-SPLITS: dict[str, Callable[[TensorDataset], torch.Tensor]] = {
-    "train": lambda ds: ds.train,
-    "test": lambda ds: ds.test,
-    "train+test": lambda ds: torch.cat([ds.train, ds.test]),
+SPLITS: dict[str, Callable[[TensorDataset, int | None], torch.Tensor]] = {
+    # The first ``limit`` images (all when None); a streamed train split loads only those.
+    "train": lambda ds, limit: ds.train[:limit],
+    "test": lambda ds, limit: ds.test[:limit],
+    "train+test": lambda ds, limit: _train_then_test(ds, limit),
 }
+
+
+def _train_then_test(ds: TensorDataset, limit: int | None) -> torch.Tensor:
+    train = ds.train[:limit]
+    rest = None if limit is None else limit - len(train)
+    return torch.cat([train, ds.test[:rest]]) if rest != 0 else train
 
 
 @dataclass(frozen=True)
@@ -154,22 +161,23 @@ def stats_of_images(
     )
 
 
-def split_images(data_cfg: DataConfig, split: FIDSplit) -> torch.Tensor:
-    """The images of one split of a dataset (raises for a dataset that is not images)."""
+def split_images(data_cfg: DataConfig, split: FIDSplit, limit: int | None = None) -> torch.Tensor:
+    """The first ``limit`` images (all when None) of one split of a dataset (raises for a
+    dataset that is not images)."""
     dataset = load_dataset(data_cfg)
     if not dataset.is_image:
         raise ValueError(
             f"FID needs an image dataset; {data_cfg.dataset} has samples of shape "
             f"{dataset.sample_shape}"
         )
-    return SPLITS[split](dataset)
+    return SPLITS[split](dataset, limit)
 
 
 def reference_key(
     data_cfg: DataConfig, split: FIDSplit, samples: int, extractor_identity: str
 ) -> dict[str, Any]:
     return {
-        "data": data_cfg.model_dump(mode="json"),
+        "data": data_cfg.model_dump(mode="json", exclude=set(READING_FIELDS)),
         "split": split,
         "samples": samples,
         "inception": extractor_identity,
@@ -239,7 +247,7 @@ def reference_stats(
         cached = _read_cached(path, key, warn=True)  # another process may have just written it
         if cached is not None:
             return cached
-        images = split_images(data_cfg, split)[:samples]
+        images = split_images(data_cfg, split, samples)
         stats = stats_of_images(
             images,
             extractor,

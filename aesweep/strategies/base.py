@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from aesweep.data.base import TrainSplit
+from aesweep.data.streaming import StreamingImages
 from aesweep.models.base import AutoencoderModel, LatentSet
 
 
@@ -44,13 +46,18 @@ class StepSums:
         return bool(self.nonfinite) if self.nonfinite is not None else False
 
 
-def epoch_batches(train: torch.Tensor, n: int) -> Iterator[torch.Tensor]:
+def epoch_batches(train: TrainSplit, n: int) -> Iterator[torch.Tensor]:
     """One epoch of full batches of ``n`` rows in a fresh random order (the last partial batch
     is dropped, so every latent distance sees exactly the rows it expects). The one place a
-    step's images are drawn: strategies that consume n images per step share its RNG use."""
+    step's images are drawn: strategies that consume n images per step share its RNG use.
+    A streamed split gets the same order (from the same RNG) and loads it ahead in workers."""
     order = torch.randperm(len(train), device=train.device)
-    for start in range(0, len(train) - n + 1, n):
-        yield train[order[start : start + n]]
+    chunks = [order[start : start + n] for start in range(0, len(train) - n + 1, n)]
+    if isinstance(train, StreamingImages):
+        yield from train.batches(chunks)
+        return
+    for chunk in chunks:
+        yield train[chunk]
 
 
 class Strategy:
@@ -64,7 +71,7 @@ class Strategy:
         self,
         cfg: Any,
         model: AutoencoderModel,
-        train: torch.Tensor,
+        train: TrainSplit,
         *,
         epochs: int | None = None,
     ) -> None:
@@ -75,7 +82,7 @@ class Strategy:
         self,
         model: AutoencoderModel,
         optimizer: torch.optim.Optimizer,
-        train: torch.Tensor,
+        train: TrainSplit,
         epoch: int,
     ) -> StepSums:
         raise NotImplementedError

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-import torch
-
+from aesweep.data.base import TrainSplit
 from aesweep.models.base import AutoencoderModel
 from aesweep.strategies.base import Strategy
 from aesweep.strategies.config import StrategyConfig
@@ -14,7 +13,7 @@ from aesweep.strategies.config import StrategyConfig
 def build_strategy(
     cfg: StrategyConfig,
     model: AutoencoderModel,
-    train: torch.Tensor,
+    train: TrainSplit,
     *,
     epochs: int | None = None,
 ) -> Strategy:

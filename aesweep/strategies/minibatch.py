@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from aesweep.data.base import TrainSplit
 from aesweep.models.base import AutoencoderModel
 from aesweep.strategies.base import StepSums, Strategy, epoch_batches, optimizer_step
 from aesweep.strategies.config import MinibatchConfig
@@ -19,7 +20,7 @@ class Minibatch(Strategy):
         self,
         model: AutoencoderModel,
         optimizer: torch.optim.Optimizer,
-        train: torch.Tensor,
+        train: TrainSplit,
         epoch: int,
     ) -> StepSums:
         sums = StepSums()

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from aesweep.data.base import TrainSplit
 from aesweep.models.base import AutoencoderModel, LatentSet
 from aesweep.strategies.base import StepSums, Strategy, epoch_batches, optimizer_step
 from aesweep.strategies.config import MomentumQueueConfig
@@ -47,7 +48,7 @@ class MomentumQueue(Strategy):
         self,
         cfg: MomentumQueueConfig,
         model: AutoencoderModel,
-        train: torch.Tensor,
+        train: TrainSplit,
         *,
         epochs: int | None = None,
     ) -> None:
@@ -73,7 +74,7 @@ class MomentumQueue(Strategy):
         self,
         model: AutoencoderModel,
         optimizer: torch.optim.Optimizer,
-        train: torch.Tensor,
+        train: TrainSplit,
         epoch: int,
     ) -> StepSums:
         sums = StepSums()

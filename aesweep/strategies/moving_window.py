@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from aesweep.data.base import TrainSplit
 from aesweep.models.base import AutoencoderModel, LatentSet
 from aesweep.strategies.base import StepSums, Strategy, epoch_batches, optimizer_step
 from aesweep.strategies.config import MovingWindowConfig
@@ -51,7 +52,7 @@ class MovingWindow(Strategy):
         self,
         cfg: MovingWindowConfig,
         model: AutoencoderModel,
-        train: torch.Tensor,
+        train: TrainSplit,
         *,
         epochs: int | None = None,
     ) -> None:
@@ -68,7 +69,7 @@ class MovingWindow(Strategy):
         self,
         model: AutoencoderModel,
         optimizer: torch.optim.Optimizer,
-        train: torch.Tensor,
+        train: TrainSplit,
         epoch: int,
     ) -> StepSums:
         sums = StepSums()

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from aesweep.data.base import TrainSplit
 from aesweep.distances import random_directions
 from aesweep.models.base import AutoencoderModel
 from aesweep.strategies.base import StepSums, Strategy
@@ -157,7 +158,7 @@ class RunSortReRun(Strategy):
         self,
         cfg: RunSortReRunConfig,
         model: AutoencoderModel,
-        train: torch.Tensor,
+        train: TrainSplit,
         *,
         epochs: int | None = None,
     ) -> None:
@@ -178,7 +179,7 @@ class RunSortReRun(Strategy):
         self,
         model: AutoencoderModel,
         optimizer: torch.optim.Optimizer,
-        train: torch.Tensor,
+        train: TrainSplit,
         epoch: int,
     ) -> StepSums:
         sums = StepSums()
@@ -191,7 +192,7 @@ class RunSortReRun(Strategy):
         self,
         model: AutoencoderModel,
         optimizer: torch.optim.Optimizer,
-        train: torch.Tensor,
+        train: TrainSplit,
         index: torch.Tensor,
         stats: RunningStatistics,
     ) -> dict[str, torch.Tensor]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from aesweep.data.config import READING_FIELDS
 from aesweep.sweeps.grid import axis_sizes, expand_raw, scalar_model
 from aesweep.sweeps.spec import (
     CheckpointConfig,
@@ -93,6 +94,7 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 def trial_id(resolved: dict[str, Any]) -> str:
     identity = {k: resolved[k] for k in IDENTITY_FIELDS}
+    identity["data"] = {k: v for k, v in identity["data"].items() if k not in READING_FIELDS}
     identity.update({k: resolved[k] for k in OPTIONAL_IDENTITY_FIELDS if k in resolved})
     blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:10]

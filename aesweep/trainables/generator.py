@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from aesweep.data.base import TrainSplit
 from aesweep.data.loading import load_dataset
 from aesweep.distances import random_directions, sliced_wasserstein, wasserstein_1d
 from aesweep.models.generator.config import GeneratorConfig
@@ -54,7 +55,7 @@ class GeneratorStep:
         self,
         gen: Generator,
         optimizer: torch.optim.Optimizer,
-        train: torch.Tensor,
+        train: TrainSplit,
         stats: RunningStatistics,
     ) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -70,7 +71,7 @@ GENERATOR_STEPS: Registry[type[GeneratorStep]] = Registry("generator step")
 """Strategy kind -> how a generator takes one step under it (the kinds ``sliced_data`` allows)."""
 
 
-def real_sample(train: torch.Tensor, n: int) -> torch.Tensor:
+def real_sample(train: TrainSplit, n: int) -> torch.Tensor:
     """n training samples drawn with replacement (the toy samples the target afresh)."""
     return train[torch.randint(len(train), (n,), device=train.device)]
 

@@ -1,0 +1,79 @@
+"""Streamed data: one training epoch read from PNG files through DataLoader workers against the
+same images held in memory (issue 8: datasets too large for memory stream from disk).
+
+The images are MNIST digits written as PNG files to a temporary folder; every run trains
+WAE-MMD on the moving-window MNIST MLP with minibatch 64 and SGD for one epoch, one torch
+thread, same seed (so every run sees the same batches). Reported: epoch seconds and images/s
+for in-memory and for 0, 1, 2 workers, and the ratio to in-memory, alternated over rounds.
+Usage: python benchmarks/bench_streaming.py [--images 20000] [--rounds 3] [--size 28]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from aesweep.data.config import ImageFolderConfig, MNISTConfig
+from aesweep.data.loading import load_dataset
+from aesweep.models.catalog import MODEL_CONFIGS
+from aesweep.models.loading import build_model
+from aesweep.strategies.config import MinibatchConfig
+from aesweep.strategies.loading import build_strategy
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_ROOT = REPO.parent / "shared" / "data"
+
+
+def write_pngs(folder: Path, n: int, root: str) -> None:
+    images = load_dataset(MNISTConfig(root=root, train_size=n)).train
+    for i, x in enumerate((images * 255).round().to(torch.uint8)):
+        Image.fromarray(x[0].numpy()).save(folder / f"{i:05d}.png")
+
+
+def one_epoch(cfg: ImageFolderConfig) -> tuple[int, float]:
+    data = load_dataset(cfg)
+    torch.manual_seed(0)
+    model = build_model(MODEL_CONFIGS.get("wae_mmd")(latent_dim=20), data)
+    strategy = build_strategy(MinibatchConfig(batch_size=64), model, data.train, epochs=1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    t0 = time.perf_counter()
+    sums = strategy.train_epoch(model, optimizer, data.train, 1)
+    sums.means()  # the epoch's one host sync
+    return sums.steps * 64, time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--root", default=str(DATA_ROOT))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    runs = {"in memory": {"in_memory": True}}
+    runs.update({f"streamed, {w} workers": {"workers": w} for w in (0, 1, 2)})
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    with tempfile.TemporaryDirectory() as tmp:
+        write_pngs(Path(tmp), args.images, args.root)
+        for r in range(args.rounds):
+            names = list(runs)[r % len(runs) :] + list(runs)[: r % len(runs)]
+            for name in names:
+                cfg = ImageFolderConfig(path=tmp, channels=1, test_fraction=0.01, **runs[name])
+                images, seconds = one_epoch(cfg)
+                times[name].append(seconds)
+    base = statistics.median(times["in memory"])
+    print(f"one epoch, {images} images of 28x28 from PNG, minibatch 64, median of {args.rounds}")
+    print("| data | epoch s | images/s | vs in memory |")
+    print("|---|---|---|---|")
+    for name, ts in times.items():
+        t = statistics.median(ts)
+        print(f"| {name} | {t:.2f} | {images / t:,.0f} | {t / base:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
