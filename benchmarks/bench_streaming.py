@@ -2,10 +2,12 @@
 same images held in memory (issue 8: datasets too large for memory stream from disk).
 
 The images are MNIST digits written as PNG files to a temporary folder; every run trains
-WAE-MMD on the moving-window MNIST MLP with minibatch 64 and SGD for one epoch, one torch
-thread, same seed (so every run sees the same batches). Reported: epoch seconds and images/s
-for in-memory and for 0, 1, 2 workers, and the ratio to in-memory, alternated over rounds.
-Usage: python benchmarks/bench_streaming.py [--images 20000] [--rounds 3] [--size 28]
+WAE-MMD (the moving-window MNIST MLP, or ``--architecture``) with minibatch 64 and SGD for
+one epoch, one torch thread, same seed (so every run sees the same batches). Reported: epoch
+seconds and images/s for in-memory and for 0, 1, 2 workers, and the ratio to in-memory,
+alternated over rounds.
+Usage: python benchmarks/bench_streaming.py [--images 20000] [--rounds 3]
+       [--size 64 --channels 3 --architecture dcgan --width 0.25]  (CelebA-shaped images)
 """
 
 from __future__ import annotations
@@ -36,10 +38,11 @@ def write_pngs(folder: Path, n: int, root: str) -> None:
         Image.fromarray(x[0].numpy()).save(folder / f"{i:05d}.png")
 
 
-def one_epoch(cfg: ImageFolderConfig) -> tuple[int, float]:
+def one_epoch(cfg: ImageFolderConfig, architecture: str, width: float) -> tuple[int, float]:
     data = load_dataset(cfg)
     torch.manual_seed(0)
-    model = build_model(MODEL_CONFIGS.get("wae_mmd")(latent_dim=20), data)
+    fields = {"latent_dim": 20, "architecture": architecture, "width": width}
+    model = build_model(MODEL_CONFIGS.get("wae_mmd")(**fields), data)
     strategy = build_strategy(MinibatchConfig(batch_size=64), model, data.train, epochs=1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     t0 = time.perf_counter()
@@ -53,6 +56,10 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--root", default=str(DATA_ROOT))
+    parser.add_argument("--size", type=int, default=None, help="resize to (dcgan: 64)")
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=1)
+    parser.add_argument("--architecture", default="mlp")
+    parser.add_argument("--width", type=float, default=1.0)
     args = parser.parse_args()
     torch.set_num_threads(1)
     runs = {"in memory": {"in_memory": True}}
@@ -63,11 +70,21 @@ def main() -> None:
         for r in range(args.rounds):
             names = list(runs)[r % len(runs) :] + list(runs)[: r % len(runs)]
             for name in names:
-                cfg = ImageFolderConfig(path=tmp, channels=1, test_fraction=0.01, **runs[name])
-                images, seconds = one_epoch(cfg)
+                cfg = ImageFolderConfig(
+                    path=tmp,
+                    channels=args.channels,
+                    size=args.size,
+                    test_fraction=0.01,
+                    **runs[name],
+                )
+                images, seconds = one_epoch(cfg, args.architecture, args.width)
                 times[name].append(seconds)
     base = statistics.median(times["in memory"])
-    print(f"one epoch, {images} images of 28x28 from PNG, minibatch 64, median of {args.rounds}")
+    shape = f"{args.channels}x{args.size or 28}x{args.size or 28}"
+    print(
+        f"one epoch, {images} MNIST PNGs read as {shape}, {args.architecture} (width "
+        f"{args.width}), minibatch 64, median of {args.rounds}"
+    )
     print("| data | epoch s | images/s | vs in memory |")
     print("|---|---|---|---|")
     for name, ts in times.items():

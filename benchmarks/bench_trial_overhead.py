@@ -2,10 +2,11 @@
 
 Both train WAE-MMD on the moving-window paper's MNIST MLP (784-200-200-200-20, mirror,
 sigmoid), minibatch 64, Adam, the same data tensor, on the same device and thread count, one
-after the other in this process. The trainable runs inline with evaluation (every epoch,
+after the other in this process. The trainable runs inline with evaluation (every 5 epochs,
 2,000 latent samples) and MLflow logging (a temporary SQLite store) at their defaults; its
 figure is the whole trial's wall time, start-up (data load, model build, MLflow) reported
 apart. Usage: python benchmarks/bench_trial_overhead.py [--epochs 3] [--train-size N]
+[--device cuda]
 """
 
 from __future__ import annotations
@@ -34,12 +35,12 @@ DATA_ROOT = REPO.parent / "shared" / "data"
 def bare_loop(train: torch.Tensor, epochs: int, lr: float, seed: int) -> tuple[int, float]:
     """The physical limit: the same model and objective in a hand-written loop."""
     torch.manual_seed(seed)
-    net = MLPAutoencoder(tuple(train.shape[1:]), 20)
+    net = MLPAutoencoder(tuple(train.shape[1:]), 20).to(train.device)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps, n = 0, 64
     t0 = time.perf_counter()
     for _ in range(epochs):
-        order = torch.randperm(len(train))
+        order = torch.randperm(len(train), device=train.device)
         for start in range(0, len(train) - n + 1, n):
             x = train[order[start : start + n]]
             z = net.encoder(x)
@@ -50,11 +51,13 @@ def bare_loop(train: torch.Tensor, epochs: int, lr: float, seed: int) -> tuple[i
             loss.backward()
             opt.step()
             steps += 1
+    if train.is_cuda:
+        torch.cuda.synchronize()
     return steps, time.perf_counter() - t0
 
 
 def trainable(
-    root: str, epochs: int, train_size: int | None, lr: float
+    root: str, epochs: int, train_size: int | None, lr: float, device: str
 ) -> tuple[int, float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         spec = SweepSpec.model_validate(
@@ -70,7 +73,7 @@ def trainable(
         )
         trials = plan(spec)
         prep = prepare(spec, trials, "bench")
-        body = payload(prep, trials[0], threads=torch.get_num_threads(), use_gpu=False)
+        body = payload(prep, trials[0], threads=torch.get_num_threads(), use_gpu=device == "cuda")
         body["inline_dir"] = f"{tmp}/runs/inline"
         t_load = time.perf_counter()
         n = len(load_dataset(trials[0].data).train)
@@ -88,16 +91,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--root", default=str(DATA_ROOT))
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = MNISTConfig(root=args.root, train_size=args.train_size)
-    train = load_dataset(cfg).train
+    train = load_dataset(cfg).train.to(args.device)
     lr = 1e-3
     bare_loop(train[:640], 1, lr, seed=0)  # warm-up: allocator, kernels
     runs_b, runs_t = [], []
     for _ in range(args.repeat):  # alternate, so both see the same machine load
         runs_b.append(bare_loop(train, args.epochs, lr, seed=0))
-        runs_t.append(trainable(args.root, args.epochs, args.train_size, lr))
+        runs_t.append(trainable(args.root, args.epochs, args.train_size, lr, args.device))
     steps = runs_b[0][0]
     assert all(r[0] == steps for r in runs_b + runs_t)
     wall_b = statistics.median(r[1] for r in runs_b)
@@ -105,8 +109,8 @@ def main() -> None:
     load_s = statistics.median(r[2] for r in runs_t)
     bare, whole, steady = steps / wall_b, steps / wall_t, steps / max(1e-9, wall_t - load_s)
     print(
-        f"device cpu, {args.threads} thread(s), MNIST train {len(train)}, {args.epochs} epochs, "
-        f"median of {args.repeat}"
+        f"device {args.device}, {args.threads} thread(s), MNIST train {len(train)}, "
+        f"{args.epochs} epochs, median of {args.repeat}"
     )
     print("| loop | steps | wall s | steps/s | ratio to bare |")
     print("|---|---|---|---|---|")
