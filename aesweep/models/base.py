@@ -118,6 +118,11 @@ class AutoencoderModel(nn.Module):
     def load_extra_state_dict(self, state: dict[str, Any]) -> None:
         return None
 
+    def scale_extra_lr(self, factor: float) -> None:
+        """Set the rates of optimisers the family owns to their base × ``factor`` (the
+        spec's ``optimizer.schedule``)."""
+        return None
+
     def rec_loss(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         return reconstruction_loss(x, x_hat, self.cfg.reconstruction)
 

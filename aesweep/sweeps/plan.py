@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aesweep.data.config import READING_FIELDS
+from aesweep.models.config import ModelConfig
 from aesweep.sweeps.grid import axis_sizes, expand_raw, scalar_model
 from aesweep.sweeps.spec import (
     CheckpointConfig,
@@ -133,6 +134,16 @@ def plan(spec: SweepSpec) -> list[TrialConfig]:
                     f"regularises {m.distance or 'nothing'}; list them in separate specs",
                 )
             )
+    if spec.optimizer.schedule is not None:
+        for i, m in models:
+            if m.trainable != ModelConfig.trainable:  # the autoencoder trainable
+                problems.append(
+                    PlanProblem(
+                        "optimizer.schedule",
+                        f"applies to autoencoder training; {m.family} (models[{i}]) trains with "
+                        "its own schedule: leave optimizer.schedule unset for it",
+                    )
+                )
     if problems:
         # One line per problem, even when it repeats over a grid axis.
         raise PlanError(list(dict.fromkeys(problems)))

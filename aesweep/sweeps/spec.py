@@ -17,6 +17,7 @@ from aesweep.fid.config import FIDConfig
 from aesweep.models.catalog import MODEL_CONFIGS
 from aesweep.strategies.config import STRATEGY_CONFIGS, MinibatchConfig
 from aesweep.sweeps.grid import Sweepable, grid_model
+from aesweep.sweeps.lr_schedule import LRSchedule
 
 
 def _union(registry: Any, *, grid: bool, tag: str) -> Any:
@@ -49,6 +50,15 @@ class OptimizerConfig(_Strict):
         0.999,
     )
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    schedule: LRSchedule | None = Field(
+        None,
+        exclude_if=lambda v: v is None,  # out of trial ids while unset
+        description="a learning-rate schedule (aesweep.sweeps.lr_schedule); null: constant",
+    )
+
+    def lr_at(self, epoch: int) -> float:
+        """The autoencoder's learning rate during ``epoch`` (1-based)."""
+        return self.lr * (self.schedule.factor(epoch) if self.schedule else 1.0)
 
 
 OptimizerGrid = grid_model(OptimizerConfig)

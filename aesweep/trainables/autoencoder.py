@@ -49,6 +49,18 @@ def mixed_precision(cfg: TrialConfig, device: torch.device) -> torch.autocast:
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
+def apply_lr_schedule(
+    cfg: TrialConfig, optimizer: torch.optim.Optimizer, model: AutoencoderModel, epoch: int
+) -> None:
+    """Set this epoch's rates from ``optimizer.schedule``: the autoencoder's, and those of
+    optimisers the family owns (WAE-GAN's discriminator), by the same factor."""
+    if cfg.optimizer.schedule is None:
+        return
+    for group in optimizer.param_groups:
+        group["lr"] = cfg.optimizer.lr_at(epoch)
+    model.scale_extra_lr(cfg.optimizer.schedule.factor(epoch))
+
+
 def pick_device(use_gpu: bool) -> torch.device:
     return torch.device("cuda" if use_gpu and torch.cuda.is_available() else "cpu")
 
@@ -109,11 +121,14 @@ def train_autoencoder(
     last_eval: dict[str, float] = {}
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
+        apply_lr_schedule(cfg, optimizer, model, epoch)
         model.train()
         with autocast:
             sums = strategy.train_epoch(model, optimizer, data.train, epoch)
         metrics = sums.means()
         metrics["epoch_seconds"] = time.perf_counter() - t0
+        if cfg.optimizer.schedule is not None:
+            metrics["lr"] = cfg.optimizer.lr_at(epoch)
         diverged = sums.diverged()
         last = epoch == cfg.epochs
         if not diverged and (epoch % cfg.evaluation.every == 0 or last):

@@ -92,3 +92,7 @@ class WAEGAN(AutoencoderModel):
     def load_extra_state_dict(self, state: dict[str, Any]) -> None:
         if "discriminator_optimizer" in state:
             self.discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
+
+    def scale_extra_lr(self, factor: float) -> None:
+        for group in self.discriminator_optimizer.param_groups:
+            group["lr"] = self.cfg.discriminator.lr * factor
