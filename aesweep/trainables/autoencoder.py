@@ -6,9 +6,8 @@ metric ends the trial as ``diverged`` (a result, never retried).
 
 from __future__ import annotations
 
-import math
-import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,9 @@ from aesweep.sweeps.plan import TrialConfig
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
 from aesweep.trainables.checkpoints import (
     load_state,
-    restore_folder,
     save_state,
-    write_meta,
 )
+from aesweep.trainables.epochs import all_finite, evaluation_due, record_epoch, resume
 from aesweep.trainables.evaluation import evaluate_autoencoder
 from aesweep.trainables.fid_scoring import fid_due, fid_scorer
 from aesweep.trainables.images import log_evaluation_images
@@ -111,13 +109,7 @@ def train_autoencoder(
     optimizer = build_optimizer(cfg, model.autoencoder_parameters())
     state = TrialState(model, optimizer, strategy)
 
-    start_epoch = 0
-    with restore_folder(reporter, payload) as folder:
-        if folder is not None:
-            start_epoch = state.load(folder)
-            run.set_tags({"aesweep.resumed_from_epoch": start_epoch})
-    logged_up_to = run.last_logged_step() if start_epoch else 0
-
+    start_epoch, logged_up_to = resume(state, reporter, payload, run)
     last_eval: dict[str, float] = {}
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
@@ -130,32 +122,27 @@ def train_autoencoder(
         if cfg.optimizer.schedule is not None:
             metrics["lr"] = cfg.optimizer.lr_at(epoch)
         diverged = sums.diverged()
-        last = epoch == cfg.epochs
-        if not diverged and (epoch % cfg.evaluation.every == 0 or last):
+        evaluated = not diverged and evaluation_due(cfg, epoch)
+        if evaluated:
             t1 = time.perf_counter()
             fid = fid_scorer(cfg, device) if fid_due(cfg, epoch) else None
             metrics.update(evaluate_autoencoder(model, data.test, cfg.evaluation, fid))
             metrics["eval_seconds"] = time.perf_counter() - t1
-            diverged = not all(math.isfinite(v) for v in metrics.values())
-        metrics["epoch"] = epoch
-        if diverged:
-            run.log_metrics(metrics, step=epoch)
-            run.finish("diverged", **{TAG_DIVERGED_EPOCH: epoch})
-            reporter.report({**metrics, "diverged": 1.0})
-            return "diverged"
-        evaluated = "rec_error" in metrics
-        if evaluated:
+            diverged = not all_finite(metrics)
             last_eval = metrics
-        if evaluated and epoch > logged_up_to:
-            run.log_metrics(metrics, step=epoch)
-            log_evaluation_images(run, model, data.test, cfg, epoch)
-        if epoch % cfg.checkpoint.every == 0 or last:
-            with tempfile.TemporaryDirectory() as folder:
-                state.save(Path(folder), epoch)
-                write_meta(Path(folder), cfg.trial_id, epoch)
-                reporter.report({**metrics, "diverged": 0.0}, checkpoint_dir=folder)
-        elif evaluated:
-            reporter.report({**metrics, "diverged": 0.0})
+        if not record_epoch(
+            cfg,
+            epoch,
+            metrics,
+            diverged=diverged,
+            evaluated=evaluated,
+            state=state,
+            run=run,
+            reporter=reporter,
+            logged_up_to=logged_up_to,
+            on_logged=partial(log_evaluation_images, run, model, data.test, cfg, epoch),
+        ):
+            return "diverged"
     if not finish_samplers(model, data, cfg, run, reporter, last_eval):  # Latent Trick, gen_*
         run.finish("diverged", **{TAG_DIVERGED_EPOCH: cfg.epochs, TAG_DIVERGED_STAGE: "lt"})
         return "diverged"

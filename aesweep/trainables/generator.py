@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import math
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,14 +30,13 @@ from aesweep.strategies.config import MinibatchConfig, RunSortReRunConfig, Strat
 from aesweep.strategies.run_sort_rerun import next_directions, rerun_pass, run_pass, sort_targets
 from aesweep.strategies.running_stats import RunningStatistics
 from aesweep.sweeps.plan import TrialConfig
-from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
+from aesweep.tracking.store import TrialRun
 from aesweep.trainables.autoencoder import build_optimizer, pick_device
 from aesweep.trainables.checkpoints import (
     load_state,
-    restore_folder,
     save_state,
-    write_meta,
 )
+from aesweep.trainables.epochs import all_finite, evaluation_due, record_epoch, resume
 from aesweep.trainables.reporting import Reporter
 
 LR_MIN = 1e-7  # the authors' CosineAnnealingLR eta_min
@@ -259,13 +257,7 @@ def train_generator(
     state = GeneratorState(gen, optimizer, scheduler, step)
     stats = RunningStatistics(gen)
 
-    start_epoch = 0
-    with restore_folder(reporter, payload) as folder:
-        if folder is not None:
-            start_epoch = state.load(folder)
-            run.set_tags({"aesweep.resumed_from_epoch": start_epoch})
-    logged_up_to = run.last_logged_step() if start_epoch else 0
-
+    start_epoch, logged_up_to = resume(state, reporter, payload, run)
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
         gen.train()
@@ -278,28 +270,23 @@ def train_generator(
         metrics["epoch_seconds"] = time.perf_counter() - t0
         metrics["lr"] = optimizer.param_groups[0]["lr"]
         diverged = sums.diverged()
-        last = epoch == cfg.epochs
-        evaluated = False
-        if not diverged and (epoch % cfg.evaluation.every == 0 or last):
+        evaluated = not diverged and evaluation_due(cfg, epoch)
+        if evaluated:
             t1 = time.perf_counter()
             metrics.update(evaluate_generator(gen, data.test, cfg.model, run, epoch))
             metrics["eval_seconds"] = time.perf_counter() - t1
-            diverged = not all(math.isfinite(v) for v in metrics.values())
-            evaluated = True
-        metrics["epoch"] = epoch
-        if diverged:
-            run.log_metrics(metrics, step=epoch)
-            run.finish("diverged", **{TAG_DIVERGED_EPOCH: epoch})
-            reporter.report({**metrics, "diverged": 1.0})
+            diverged = not all_finite(metrics)
+        if not record_epoch(
+            cfg,
+            epoch,
+            metrics,
+            diverged=diverged,
+            evaluated=evaluated,
+            state=state,
+            run=run,
+            reporter=reporter,
+            logged_up_to=logged_up_to,
+        ):
             return "diverged"
-        if evaluated and epoch > logged_up_to:
-            run.log_metrics(metrics, step=epoch)
-        if epoch % cfg.checkpoint.every == 0 or last:
-            with tempfile.TemporaryDirectory() as folder:
-                state.save(Path(folder), epoch)
-                write_meta(Path(folder), cfg.trial_id, epoch)
-                reporter.report({**metrics, "diverged": 0.0}, checkpoint_dir=folder)
-        elif evaluated:
-            reporter.report({**metrics, "diverged": 0.0})
     run.finish("finished")
     return "finished"
