@@ -49,15 +49,47 @@ class MNISTConfig(DataConfig):
     root: str = "~/.cache/aesweep/data"
     download: bool = False
     loader: ClassVar[str] = "aesweep.data.mnist:load_mnist"
+    folder: ClassVar[str] = "MNIST"
+    """torchvision's class and folder name: ``root``/<folder>/raw/*-ubyte."""
 
     def missing(self) -> str | None:
-        raw = Path(self.root).expanduser() / "MNIST" / "raw"
+        raw = Path(self.root).expanduser() / self.folder / "raw"
         names = ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
         if self.download or all((raw / n).exists() or (raw / f"{n}.gz").exists() for n in names):
             return None
         return (
-            f"MNIST not found in {raw}; set data.root to the folder holding MNIST/raw, "
-            "or data.download: true"
+            f"{self.folder} not found in {raw}; set data.root to the folder holding "
+            f"{self.folder}/raw, or data.download: true"
+        )
+
+
+@DATA_CONFIGS.register("fashion_mnist")
+class FashionMNISTConfig(MNISTConfig):
+    """Fashion-MNIST (the LCW paper's F-MNIST): MNIST's format, ``root``/FashionMNIST/raw."""
+
+    dataset: Literal["fashion_mnist"] = "fashion_mnist"  # type: ignore[assignment]
+    folder: ClassVar[str] = "FashionMNIST"
+
+
+@DATA_CONFIGS.register("cifar10")
+class CIFAR10Config(DataConfig):
+    """CIFAR-10 (50,000 train, 10,000 test 32x32 RGB), held in memory; read from torchvision's
+    layout ``root``/cifar-10-batches-py (``download: true`` fetches it through torchvision)."""
+
+    dataset: Literal["cifar10"] = "cifar10"
+    root: str = "~/.cache/aesweep/data"
+    download: bool = False
+    loader: ClassVar[str] = "aesweep.data.cifar10:load_cifar10"
+
+    def missing(self) -> str | None:
+        folder = Path(self.root).expanduser() / "cifar-10-batches-py"
+        names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+        absent = [n for n in names if not (folder / n).exists()]
+        if self.download or not absent:
+            return None
+        return (
+            f"CIFAR-10 not found in {folder} (missing {', '.join(absent)}); set data.root to "
+            "the folder holding cifar-10-batches-py, or data.download: true"
         )
 
 

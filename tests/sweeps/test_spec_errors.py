@@ -49,8 +49,8 @@ def test_every_command_rejects_a_bad_spec_without_starting(
         ),
         (
             {"data": {"dataset": "imagenet"}},
-            "data.dataset: unknown dataset 'imagenet'; allowed: celeba, digits, "
-            "gaussian_mixture, image_folder, mnist",
+            "data.dataset: unknown dataset 'imagenet'; allowed: celeba, cifar10, digits, "
+            "fashion_mnist, gaussian_mixture, image_folder, mnist",
         ),
         ({"epochs": "many"}, "epochs: Input should be a valid integer"),
         ({"models": [{"family": "cwae", "latent_dim": 8.5}]}, "models[0].latent_dim: "),

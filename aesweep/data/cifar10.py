@@ -1,0 +1,37 @@
+"""CIFAR-10 held in memory: the five training batches and the test batch of torchvision's
+``cifar-10-batches-py`` pickles, read directly (MoCA §4, RSR §4, the MoW CIFAR-10 network)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aesweep.data.base import TensorDataset
+from aesweep.data.config import CIFAR10Config
+
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+
+
+def read_batch(path: Path) -> torch.Tensor:
+    """One pickle's images, (N, 3, 32, 32) uint8 (rows are 1024 red, green, blue values)."""
+    with path.open("rb") as f:
+        batch = pickle.load(f, encoding="bytes")
+    data = np.asarray(batch[b"data"], dtype=np.uint8)
+    return torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())
+
+
+def load_cifar10(cfg: CIFAR10Config) -> TensorDataset:
+    """50,000 train and 10,000 test images in [0, 1] (train batches in order 1..5)."""
+    root = Path(cfg.root).expanduser()
+    if cfg.download:
+        import torchvision
+
+        torchvision.datasets.CIFAR10(str(root), train=True, download=True)
+    folder = root / "cifar-10-batches-py"
+    train = torch.cat([read_batch(folder / name) for name in TRAIN_BATCHES])
+    test = read_batch(folder / "test_batch")
+    train, test = (x.to(torch.float32).div_(255.0) for x in (train, test))
+    return TensorDataset("cifar10", train, test).capped(cfg.train_size, cfg.test_size)
