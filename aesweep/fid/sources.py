@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 import torch
+from pydantic import ValidationError
 
 from aesweep.data.config import DATA_CONFIGS, DataConfig
 from aesweep.data.image_files import list_images, read_image
@@ -138,7 +139,16 @@ def parse_source(text: str, *, data_root: str | None = None) -> Source:
             )
         cls = DATA_CONFIGS.get(name)
         fields = {"root": data_root} if data_root and "root" in cls.model_fields else {}
-        return DatasetSplit(cls(**fields), split)  # type: ignore[arg-type]
+        try:
+            data_cfg = cls(**fields)
+        except ValidationError:
+            raise SourceError(
+                f"{text}: {name} has no default location; give its folder of images instead"
+            ) from None
+        problem = data_cfg.missing()
+        if problem is not None:
+            raise SourceError(f"{text}: {problem}")
+        return DatasetSplit(data_cfg, split)  # type: ignore[arg-type]
     if path.exists():
         raise SourceError(f"{text}: not a folder of images or a .npz of statistics")
     datasets = ", ".join(f"{n}:test" for n in DATA_CONFIGS.names())

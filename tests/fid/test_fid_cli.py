@@ -83,12 +83,19 @@ def test_save_stats_reuses_the_cache_and_npz_sources_score(
         ("missing.npz", "no such statistics file"),
         ("digits", "name a split"),
         ("digits:valid", "name a split"),
+        ("image_folder:test", "has no default location; give its folder of images instead"),
     ],
 )
 def test_bad_source_is_one_line_and_exit_2(source: str, message: str, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["fid", source, "digits:test", "--samples", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_a_dataset_absent_from_data_root_is_one_line(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["fid", "celeba:test", "digits:test", "--data-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "celeba:test: CelebA not found" in err and "\n" not in err
 
 
 def test_not_stats_npz_and_lonely_source(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
