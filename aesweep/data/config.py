@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
@@ -134,8 +135,9 @@ class ImageFolderConfig(StreamedImagesConfig):
         if not folder.is_dir():
             return f"data.path: no folder {folder}"
         suffixes = (".png", ".jpg", ".jpeg")
-        if not any(p.suffix.lower() in suffixes for p in folder.rglob("*")):
-            return f"data.path: no PNG/JPEG images under {folder}"
+        images = (p for p in folder.rglob("*") if p.suffix.lower() in suffixes)
+        if len(list(itertools.islice(images, 2))) < 2:  # one to train on, one to test
+            return f"data.path: fewer than 2 PNG/JPEG images under {folder}"
         return None
 
 

@@ -191,6 +191,12 @@ def test_missing_folder_is_a_preflight_line(write_spec, tmp_path, capsys) -> Non
     lines = capsys.readouterr().err.strip().splitlines()
     assert any("data.path: no folder" in ln for ln in lines)
     assert not (tmp_path / "ray").exists()
+    lonely = tmp_path / "one"
+    lonely.mkdir()
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(lonely / "only.png")
+    spec["data"]["path"] = str(lonely)
+    assert main(["run", str(write_spec(spec)), "--inline"]) == 2
+    assert "fewer than 2 PNG/JPEG images" in capsys.readouterr().err
 
 
 def test_a_resumed_streamed_trial_continues_on_the_same_batches(mnist_pngs, tmp_path) -> None:
