@@ -15,6 +15,7 @@ import math
 import statistics
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,45 +59,53 @@ def _add_point(series: Series, x: float, point: GridPoint, metric: str) -> None:
         series.err.append(point.std(metric) or 0.0)
 
 
-def lr_series(groups: list[ResultGroup], metric: str) -> list[Series]:
-    """Per row (and λ, when the row has several): ``metric`` against lr."""
+def _series_along(
+    groups: list[ResultGroup],
+    metric: str,
+    x: Callable[[GridPoint], float],
+    split: Callable[[GridPoint], float],
+    label: Callable[[str, float, int], str],
+) -> list[Series]:
+    """Per row and value of ``split``: ``metric`` against ``x`` (diverged points marked, the
+    row's selected point flagged). ``label(row label, split value, split values in the row)``."""
     datasets = len({g.dataset for g in groups})
     out = []
     for group in groups:
-        by_lambda: dict[float, list[GridPoint]] = defaultdict(list)
+        by_split: dict[float, list[GridPoint]] = defaultdict(list)
         for point in group.points.values():
-            by_lambda[point.lam].append(point)
-        for lam, points in by_lambda.items():
-            label = _group_label(group, datasets)
-            series = Series(label + (f", λ={lam:g}" if len(by_lambda) > 1 else ""))
-            for point in sorted(points, key=lambda p: p.lr):
+            by_split[split(point)].append(point)
+        for value, points in by_split.items():
+            series = Series(label(_group_label(group, datasets), value, len(by_split)))
+            for point in sorted(points, key=x):
                 if point.all_diverged:
-                    series.diverged_x.append(point.lr)
-                _add_point(series, point.lr, point, metric)
-                if point is group.best and series.x and series.x[-1] == point.lr:
-                    series.selected = (point.lr, series.y[-1])
+                    series.diverged_x.append(x(point))
+                _add_point(series, x(point), point, metric)
+                if point is group.best and series.x and series.x[-1] == x(point):
+                    series.selected = (x(point), series.y[-1])
             out.append(series)
     return out
+
+
+def lr_series(groups: list[ResultGroup], metric: str) -> list[Series]:
+    """Per row (and λ, when the row has several): ``metric`` against lr."""
+    return _series_along(
+        groups,
+        metric,
+        x=lambda p: p.lr,
+        split=lambda p: p.lam,
+        label=lambda row, lam, n: row + (f", λ={lam:g}" if n > 1 else ""),
+    )
 
 
 def lambda_series(groups: list[ResultGroup], metric: str) -> list[Series]:
     """Per row and lr: ``metric`` against λ (for sweeps in which λ varies)."""
-    datasets = len({g.dataset for g in groups})
-    out = []
-    for group in groups:
-        by_lr: dict[float, list[GridPoint]] = defaultdict(list)
-        for point in group.points.values():
-            by_lr[point.lr].append(point)
-        for lr, points in by_lr.items():
-            series = Series(f"{_group_label(group, datasets)}, lr={lr:g}")
-            for point in sorted(points, key=lambda p: p.lam):
-                if point.all_diverged:
-                    series.diverged_x.append(point.lam)
-                _add_point(series, point.lam, point, metric)
-                if point is group.best and series.x and series.x[-1] == point.lam:
-                    series.selected = (point.lam, series.y[-1])
-            out.append(series)
-    return out
+    return _series_along(
+        groups,
+        metric,
+        x=lambda p: p.lam,
+        split=lambda p: p.lr,
+        label=lambda row, lr, n: f"{row}, lr={lr:g}",
+    )
 
 
 def epoch_series(
