@@ -10,9 +10,7 @@ import numpy as np
 import torch
 
 from aesweep.data.base import TensorDataset
-from aesweep.data.config import CIFAR10Config
-
-TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+from aesweep.data.config import CIFAR10_TEST_BATCH, CIFAR10_TRAIN_BATCHES, CIFAR10Config
 
 
 def read_batch(path: Path) -> torch.Tensor:
@@ -31,7 +29,7 @@ def load_cifar10(cfg: CIFAR10Config) -> TensorDataset:
 
         torchvision.datasets.CIFAR10(str(root), train=True, download=True)
     folder = root / "cifar-10-batches-py"
-    train = torch.cat([read_batch(folder / name) for name in TRAIN_BATCHES])
-    test = read_batch(folder / "test_batch")
+    train = torch.cat([read_batch(folder / name) for name in CIFAR10_TRAIN_BATCHES])
+    test = read_batch(folder / CIFAR10_TEST_BATCH)
     train, test = (x.to(torch.float32).div_(255.0) for x in (train, test))
     return TensorDataset("cifar10", train, test).capped(cfg.train_size, cfg.test_size)

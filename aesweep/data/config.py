@@ -12,6 +12,11 @@ from aesweep.registry import Registry
 
 DATA_CONFIGS: Registry[type[DataConfig]] = Registry("dataset")
 
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
+"""The image files ``image_folder`` and ``aesweep fid`` folders read."""
+CIFAR10_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR10_TEST_BATCH = "test_batch"
+
 READING_FIELDS = frozenset({"workers", "prefetch", "in_memory"})
 """Fields that say how images are read, not which: the same seed gives the same batches
 whatever they are, so they are left out of trial ids and FID cache keys."""
@@ -84,7 +89,7 @@ class CIFAR10Config(DataConfig):
 
     def missing(self) -> str | None:
         folder = Path(self.root).expanduser() / "cifar-10-batches-py"
-        names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+        names = (*CIFAR10_TRAIN_BATCHES, CIFAR10_TEST_BATCH)
         absent = [n for n in names if not (folder / n).exists()]
         if self.download or not absent:
             return None
@@ -134,8 +139,7 @@ class ImageFolderConfig(StreamedImagesConfig):
         folder = Path(self.path).expanduser()
         if not folder.is_dir():
             return f"data.path: no folder {folder}"
-        suffixes = (".png", ".jpg", ".jpeg")
-        images = (p for p in folder.rglob("*") if p.suffix.lower() in suffixes)
+        images = (p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if len(list(itertools.islice(images, 2))) < 2:  # one to train on, one to test
             return f"data.path: fewer than 2 PNG/JPEG images under {folder}"
         return None

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
+from aesweep.data.config import IMAGE_SUFFIXES
+
 GREY_MODES = frozenset({"1", "L", "LA"})
 
 
