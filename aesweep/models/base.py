@@ -36,6 +36,12 @@ def reconstruction_from_sums(per_image: torch.Tensor, form: str) -> torch.Tensor
     raise ValueError(f"unknown reconstruction form {form!r}")
 
 
+def at_least_float32(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in float32, unless it is float64 already (the objective's precision under
+    autocast: low-precision activations come up, float64 checks stay float64)."""
+    return t if t.dtype == torch.float64 else t.float()
+
+
 @dataclass(frozen=True)
 class LatentSet:
     """The set a strategy hands the family's distance F (MoW eq. 1).
@@ -51,11 +57,9 @@ class LatentSet:
 
     def float32(self) -> LatentSet:
         """The same set in float32 (the distances are computed in float32 under autocast)."""
-
-        def up(t: torch.Tensor | None) -> torch.Tensor | None:
-            return t if t is None or t.dtype == torch.float64 else t.float()
-
-        return LatentSet(up(self.fresh), up(self.stored), up(self.keys))  # type: ignore[arg-type]
+        stored = None if self.stored is None else at_least_float32(self.stored)
+        keys = None if self.keys is None else at_least_float32(self.keys)
+        return LatentSet(at_least_float32(self.fresh), stored, keys)
 
     def joined(self) -> torch.Tensor:
         """Every row F compares: the fresh latents followed by the stored ones."""
@@ -146,10 +150,10 @@ class AutoencoderModel(nn.Module):
         """rec(x, x̂) + λ F(z_set); also the detached parts, for device-side accumulation.
 
         Under mixed precision the networks run in bfloat16 but the objective does not: autocast
-        is off here and every input is cast to float32, so the distances stay exact."""
+        is off here and every input is brought to at least float32, so the distances stay exact."""
         latents = z_set if isinstance(z_set, LatentSet) else LatentSet(z_set)
         with torch.autocast(device_type=x.device.type, enabled=False):
-            x, x_hat, latents = x.float(), x_hat.float(), latents.float32()
+            x, x_hat, latents = at_least_float32(x), at_least_float32(x_hat), latents.float32()
             rec = self.rec_loss(x, x_hat)
             latent = self.set_loss(latents)
             loss = rec + self.cfg.lambda_ * latent
