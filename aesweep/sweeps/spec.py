@@ -56,10 +56,6 @@ class OptimizerConfig(_Strict):
         description="a learning-rate schedule (aesweep.sweeps.lr_schedule); null: constant",
     )
 
-    def lr_at(self, epoch: int) -> float:
-        """The autoencoder's learning rate during ``epoch`` (1-based)."""
-        return self.lr * (self.schedule.factor(epoch) if self.schedule else 1.0)
-
 
 OptimizerGrid = grid_model(OptimizerConfig)
 """The optimizer as a spec writes it: ``lr`` may be a list (a grid axis)."""

@@ -49,14 +49,17 @@ def mixed_precision(cfg: TrialConfig, device: torch.device) -> torch.autocast:
 
 def apply_lr_schedule(
     cfg: TrialConfig, optimizer: torch.optim.Optimizer, model: AutoencoderModel, epoch: int
-) -> None:
+) -> float | None:
     """Set this epoch's rates from ``optimizer.schedule``: the autoencoder's, and those of
-    optimisers the family owns (WAE-GAN's discriminator), by the same factor."""
+    optimisers the family owns (WAE-GAN's discriminator), by the same factor. Returns the
+    autoencoder's rate (None without a schedule)."""
     if cfg.optimizer.schedule is None:
-        return
+        return None
+    factor = cfg.optimizer.schedule.factor(epoch)
     for group in optimizer.param_groups:
-        group["lr"] = cfg.optimizer.lr_at(epoch)
-    model.scale_extra_lr(cfg.optimizer.schedule.factor(epoch))
+        group["lr"] = cfg.optimizer.lr * factor
+    model.scale_extra_lr(factor)
+    return cfg.optimizer.lr * factor
 
 
 def pick_device(use_gpu: bool) -> torch.device:
@@ -113,14 +116,14 @@ def train_autoencoder(
     last_eval: dict[str, float] = {}
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        apply_lr_schedule(cfg, optimizer, model, epoch)
+        lr = apply_lr_schedule(cfg, optimizer, model, epoch)
         model.train()
         with autocast:
             sums = strategy.train_epoch(model, optimizer, data.train, epoch)
         metrics = sums.means()
         metrics["epoch_seconds"] = time.perf_counter() - t0
-        if cfg.optimizer.schedule is not None:
-            metrics["lr"] = cfg.optimizer.lr_at(epoch)
+        if lr is not None:
+            metrics["lr"] = lr
         diverged = sums.diverged()
         evaluated = not diverged and evaluation_due(cfg, epoch)
         if evaluated:
