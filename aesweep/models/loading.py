@@ -1,18 +1,18 @@
-"""Build a family's torch implementation from its config (through the config registry)."""
+"""Build a family's torch implementation from its config (through the registry)."""
 
 from __future__ import annotations
 
-import importlib
+from torch import nn
 
+from aesweep.config.models import MODELS, ModelConfig
 from aesweep.data.base import TensorDataset
 from aesweep.models.base import AutoencoderModel
-from aesweep.models.config import ModelConfig
 
 
-def build_model(cfg: ModelConfig, data: TensorDataset) -> AutoencoderModel:
-    module, _, cls = cfg.implementation.partition(":")
-    impl = getattr(importlib.import_module(module), cls)
-    model = impl(cfg, data.sample_shape, is_image=data.is_image)
-    if isinstance(model, AutoencoderModel):  # the RSR generator family is a bare nn.Module
+def build_model(cfg: ModelConfig, data: TensorDataset) -> nn.Module:
+    """The family's network for ``data``'s sample shape (an :class:`AutoencoderModel` for the
+    stage-1 families, bound to the dataset; the RSR generator family is a bare ``nn.Module``)."""
+    model: nn.Module = MODELS.load(cfg.family)(cfg, data.sample_shape, is_image=data.is_image)
+    if isinstance(model, AutoencoderModel):
         model.bind_data(data)
     return model

@@ -1,4 +1,7 @@
 """Training strategies: which set of latents the distance sees and how its gradient is formed.
 
-Configs live in :mod:`aesweep.strategies.config` (no torch); implementations in one module each.
+One folder per strategy: ``<name>/config.py`` (its config, registered in
+:data:`aesweep.config.strategies.STRATEGIES`; no torch) and ``<name>/strategy.py`` (its
+implementation, imported when a trial runs). Shared machinery: :mod:`.base`, :mod:`.loading`,
+:mod:`.running_stats`.
 """

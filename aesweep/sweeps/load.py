@@ -12,11 +12,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from aesweep.data.config import DATA_CONFIGS
-from aesweep.models.catalog import MODEL_CONFIGS
-from aesweep.strategies.config import STRATEGY_CONFIGS
-from aesweep.sweeps import spec as spec_module
-from aesweep.sweeps.plan import PlanError, TrialConfig, plan
+from aesweep.catalog import DATASETS, MODELS, STRATEGIES
+from aesweep.config.optimizer import OptimizerConfig
+from aesweep.config.trial import TrialConfig
+from aesweep.sweeps.plan import PlanError, plan
 from aesweep.sweeps.spec import SweepSpec
 
 
@@ -91,11 +90,8 @@ def _set_path(node: Any, parts: list[str], value: Any) -> str | None:
     return None
 
 
-_TAGS = ("family", "kind", "dataset")
-
-
 def _entry_class(section: str, entry: Any) -> type[BaseModel] | None:
-    registry = {"models": MODEL_CONFIGS, "strategies": STRATEGY_CONFIGS, "data": DATA_CONFIGS}
+    registry = {"models": MODELS, "strategies": STRATEGIES, "data": DATASETS}
     tag = {"models": "family", "strategies": "kind", "data": "dataset"}[section]
     name = entry.get(tag) if isinstance(entry, dict) else None
     return registry[section].get(name) if name in registry[section] else None
@@ -113,14 +109,14 @@ def _class_at(loc: tuple[Any, ...], raw: dict[str, Any]) -> type[BaseModel] | No
             node = node[keys[1]] if keys[1] < len(node) else None
         return _entry_class(section, node)
     if section == "optimizer":
-        return spec_module.OptimizerConfig
+        return OptimizerConfig
     field = SweepSpec.model_fields.get(section)
     ann = field.annotation if field else None
     return ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
 
 
 def _is_tag(part: str) -> bool:
-    names = set(MODEL_CONFIGS.names()) | set(STRATEGY_CONFIGS.names()) | set(DATA_CONFIGS.names())
+    names = set(MODELS.names()) | set(STRATEGIES.names()) | set(DATASETS.names())
     return part in names
 
 

@@ -1,70 +1,23 @@
-"""Expansion of a spec into trials: the cartesian product of its axes, with stable ids.
+"""Expansion of a spec into trials: the cartesian product of its axes, with stable ids
+(:func:`aesweep.config.trial.trial_id`), and the compatibility rules between its entries.
 
-Pure (no Ray, no torch). A trial id is a short hash of the trial's fully resolved config, so
-the same spec always yields the same ids and a resubmitted sweep finds its finished trials.
+Pure (no Ray, no torch).
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from aesweep.data.config import READING_FIELDS
-from aesweep.models.config import ModelConfig
-from aesweep.sweeps.grid import axis_sizes, expand_raw, scalar_model
-from aesweep.sweeps.spec import (
-    CheckpointConfig,
-    ComputeConfig,
-    DataEntry,
-    EvaluationConfig,
-    ModelSpec,
-    OptimizerConfig,
-    StrategySpec,
-    SweepSpec,
-)
-
-# Fields that decide what a trial computes; everything else (name, resources, tracking)
-# may change without changing the trial.
-IDENTITY_FIELDS = ("data", "model", "strategy", "optimizer", "epochs", "seed", "evaluation")
-OPTIONAL_IDENTITY_FIELDS = ("compute",)  # part of the identity only when not default
-
-
-class TrialConfig(BaseModel):
-    """One trial, fully resolved: what the trainable receives."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    trial_id: str
-    sweep: str
-    data: DataEntry
-    model: ModelSpec
-    strategy: StrategySpec
-    optimizer: OptimizerConfig
-    epochs: int
-    seed: int
-    evaluation: EvaluationConfig
-    checkpoint: CheckpointConfig
-    compute: ComputeConfig = Field(
-        default_factory=ComputeConfig, exclude_if=lambda c: c == ComputeConfig()
-    )  # left out of the resolved config when default, so existing trial ids stay
-
-    def resolved(self) -> dict[str, Any]:
-        """The JSON-able config (aliases as in a spec), without id and sweep name."""
-        return self.model_dump(mode="json", by_alias=True, exclude={"trial_id", "sweep"})
-
-    def flat(self) -> dict[str, Any]:
-        """Dotted keys -> scalar values (what MLflow gets as params)."""
-        return flatten(self.resolved())
-
-    @property
-    def group_key(self) -> tuple[str, str, str]:
-        """(dataset, model, strategy): one row of a results table."""
-        return (self.data.dataset, self.model.label, self.strategy.label)
+from aesweep.config.grid import axis_sizes, expand_raw, scalar_model
+from aesweep.config.models import AutoencoderConfig
+from aesweep.config.optimizer import OptimizerConfig
+from aesweep.config.trial import TrialConfig
+from aesweep.sweeps.spec import SweepSpec
 
 
 @dataclass(frozen=True)
@@ -82,23 +35,6 @@ class PlanError(Exception):
     def __init__(self, problems: list[PlanProblem]) -> None:
         self.problems = problems
         super().__init__("; ".join(map(str, problems)))
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: value}
-
-
-def trial_id(resolved: dict[str, Any]) -> str:
-    identity = {k: resolved[k] for k in IDENTITY_FIELDS}
-    identity["data"] = {k: v for k, v in identity["data"].items() if k not in READING_FIELDS}
-    identity.update({k: resolved[k] for k in OPTIONAL_IDENTITY_FIELDS if k in resolved})
-    blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
 def _expand_entries(entries: list[BaseModel], section: str) -> tuple[list[Any], list[PlanProblem]]:
@@ -126,17 +62,18 @@ def plan(spec: SweepSpec) -> list[TrialConfig]:
     optimizers = [OptimizerConfig.model_validate(r) for r in expand_raw(spec.optimizer)]
     for (i, m), (j, s) in itertools.product(models, strategies):
         if m.distance not in s.supports:
-            needs = " or ".join(sorted(str(d) for d in s.supports if d))
+            needs = " or ".join(sorted(k.name for k in s.supports if k.set_term))
             problems.append(
                 PlanProblem(
                     f"models[{i}] x strategies[{j}]",
                     f"{s.kind} works only with a {needs} distance, and {m.family} "
-                    f"regularises {m.distance or 'nothing'}; list them in separate specs",
+                    f"regularises {m.distance.name if m.distance.set_term else 'no set distance'}; "
+                    "list them in separate specs",
                 )
             )
     if spec.optimizer.schedule is not None:
         for i, m in models:
-            if m.trainable != ModelConfig.trainable:  # the autoencoder trainable
+            if not isinstance(m, AutoencoderConfig):
                 problems.append(
                     PlanProblem(
                         "optimizer.schedule",
@@ -162,8 +99,7 @@ def plan(spec: SweepSpec) -> list[TrialConfig]:
             "checkpoint": spec.checkpoint,
             "compute": spec.compute,
         }
-        draft = TrialConfig(trial_id="", sweep=spec.name, **body)
-        trials.append(draft.model_copy(update={"trial_id": trial_id(draft.resolved())}))
+        trials.append(TrialConfig(trial_id="", sweep=spec.name, **body).with_id())
     return trials
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aesweep.sweeps.plan import TrialConfig
+from aesweep.config.trial import TrialConfig
 from aesweep.sweeps.results import METRIC_ORDER, GridPoint, ResultGroup, result_groups
 from aesweep.sweeps.spec import SweepSpec
 from aesweep.tracking.store import TAG_KIND, TAG_SWEEP, SweepStore
@@ -102,7 +102,7 @@ def lambda_series(groups: list[ResultGroup], metric: str) -> list[Series]:
     return _series_along(
         groups,
         metric,
-        x=lambda p: p.lam,
+        x=lambda p: p.lam or 0.0,
         split=lambda p: p.lr,
         label=lambda row, lr, n: f"{row}, lr={lr:g}",
     )
@@ -211,12 +211,13 @@ def sweep_plot_pngs(groups: list[ResultGroup], store: SweepStore) -> dict[str, b
             log_x=True,
         )
     }
-    lambdas = {p.lam for g in groups for p in g.points.values()}
-    if len(lambdas) > 1:
+    weighted = [g for g in groups if all(p.lam is not None for p in g.points.values())]
+    lambdas = {p.lam for g in weighted for p in g.points.values() if p.lam is not None}
+    if len(lambdas) > 1:  # families without λ (the plain AE) have no such panel line
         out["metrics_vs_lambda.png"] = render_panels(
             "test metrics at the last evaluation vs λ (mean ± std over seeds)",
             "λ",
-            {m: lambda_series(groups, m) for m in metrics},
+            {m: lambda_series(weighted, m) for m in metrics},
             log_x=min(lambdas) > 0,
         )
     out["metrics_over_epochs.png"] = render_panels(

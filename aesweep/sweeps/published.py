@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aesweep.sweeps.plan import TrialConfig
+from aesweep.config.trial import TrialConfig
 from aesweep.sweeps.results import (
     METRIC_ORDER,
     ResultGroup,

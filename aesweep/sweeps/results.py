@@ -51,10 +51,11 @@ METRIC_ORDER = (
 
 @dataclass
 class GridPoint:
-    """One (lr, λ) of a row: its trials (one per seed) and how they ended."""
+    """One (lr, λ) of a row: its trials (one per seed) and how they ended (λ None: the
+    family has no λ)."""
 
     lr: float
-    lam: float
+    lam: float | None
     trials: list[TrialConfig] = field(default_factory=list)
     finished: list[TrialRecord] = field(default_factory=list)
     diverged: list[TrialRecord] = field(default_factory=list)
@@ -84,7 +85,7 @@ class ResultGroup:
     model: str
     strategy: str
     trials: list[TrialConfig]
-    points: dict[tuple[float, float], GridPoint]
+    points: dict[tuple[float, float | None], GridPoint]
     records: dict[str, TrialRecord]
     best: GridPoint | None = None
 
@@ -139,9 +140,9 @@ def result_groups(
     groups = []
     for members in by_key.values():
         first = members[0]
-        points: dict[tuple[float, float], GridPoint] = {}
+        points: dict[tuple[float, float | None], GridPoint] = {}
         for t in members:
-            key = (t.optimizer.lr, t.model.lambda_)
+            key = (t.optimizer.lr, t.model.latent_weight)
             point = points.setdefault(key, GridPoint(*key))
             point.trials.append(t)
             rec = records.get(t.trial_id)
@@ -168,7 +169,8 @@ def result_groups(
 
 
 def _point_label(point: GridPoint, with_lambda: bool) -> str:
-    return f"lr {point.lr:g}" + (f" λ {point.lam:g}" if with_lambda else "")
+    lam = f" λ {point.lam:g}" if with_lambda and point.lam is not None else ""
+    return f"lr {point.lr:g}" + lam
 
 
 def group_row(group: ResultGroup) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from typing import Any
 
 from mlflow.exceptions import MlflowException
 
-from aesweep.sweeps.plan import TrialConfig, summary
+from aesweep.config.trial import TrialConfig, TrialPayload
+from aesweep.sweeps.plan import summary
 from aesweep.sweeps.spec import SweepSpec
 from aesweep.tracking.store import TAG_OUTCOME, SweepStore, TrialRecord
 from aesweep.trainables.checkpoints import find_latest
@@ -112,16 +113,16 @@ def prepare(spec: SweepSpec, trials: list[TrialConfig], spec_text: str) -> Prepa
     )
 
 
-def payload(prep: Prepared, trial: TrialConfig, *, threads: int, use_gpu: bool) -> dict[str, Any]:
-    """What one trial function receives (JSON-able)."""
-    return {
-        "trial": trial.model_dump(mode="json", by_alias=True),
-        "tracking_uri": prep.store.uri,
-        "run_id": prep.run_ids[trial.trial_id],
-        "resume_from": prep.resume_from.get(trial.trial_id),
-        "threads": threads,
-        "use_gpu": use_gpu,
-    }
+def payload(prep: Prepared, trial: TrialConfig, *, threads: int, use_gpu: bool) -> TrialPayload:
+    """What one trial function receives."""
+    return TrialPayload(
+        trial=trial,
+        tracking_uri=prep.store.uri,
+        run_id=prep.run_ids[trial.trial_id],
+        resume_from=prep.resume_from.get(trial.trial_id),
+        threads=threads,
+        use_gpu=use_gpu,
+    )
 
 
 def run_sweep(
@@ -212,8 +213,9 @@ def _run_inline(spec: SweepSpec, prep: Prepared, threads: int, log: Any) -> None
     use_gpu = spec.resources.gpus_per_trial != 0
     for i, t in enumerate(prep.todo, 1):
         log(f"[{i}/{len(prep.todo)}] {trial_name(t)}")
-        body = payload(prep, t, threads=threads, use_gpu=use_gpu)
-        body["inline_dir"] = str(_storage(spec) / prep.experiment_dir / trial_name(t))
+        body = payload(prep, t, threads=threads, use_gpu=use_gpu).model_copy(
+            update={"inline_dir": str(_storage(spec) / prep.experiment_dir / trial_name(t))}
+        )
         try:
             result = inline_trainable(body)
         except Exception as exc:  # one failing trial does not stop the sweep

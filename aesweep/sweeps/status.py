@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from aesweep.sweeps.plan import TrialConfig
+from aesweep.config.trial import TrialConfig
 from aesweep.tracking.store import SweepStore
 
 STATE_OF_STATUS = {"SCHEDULED": "pending", "RUNNING": "running", "FINISHED": "finished"}

@@ -9,16 +9,15 @@ from __future__ import annotations
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import torch
 
+from aesweep.config.trial import TrialConfig, TrialPayload
 from aesweep.data.loading import load_dataset
 from aesweep.models.base import AutoencoderModel
 from aesweep.models.loading import build_model
 from aesweep.strategies.base import Strategy
 from aesweep.strategies.loading import build_strategy
-from aesweep.sweeps.plan import TrialConfig
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
 from aesweep.trainables.checkpoints import (
     load_state,
@@ -29,16 +28,8 @@ from aesweep.trainables.evaluation import evaluate_autoencoder
 from aesweep.trainables.fid_scoring import fid_due, fid_scorer
 from aesweep.trainables.images import log_evaluation_images
 from aesweep.trainables.latent_generator import TAG_DIVERGED_STAGE, finish_samplers
+from aesweep.trainables.optimizers import build_optimizer, pick_device
 from aesweep.trainables.reporting import Reporter
-
-
-def build_optimizer(cfg: TrialConfig, params: Any) -> torch.optim.Optimizer:
-    opt = cfg.optimizer
-    if opt.name == "sgd":
-        return torch.optim.SGD(
-            params, lr=opt.lr, momentum=opt.momentum, weight_decay=opt.weight_decay
-        )
-    return torch.optim.Adam(params, lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay)
 
 
 def mixed_precision(cfg: TrialConfig, device: torch.device) -> torch.autocast:
@@ -60,10 +51,6 @@ def apply_lr_schedule(
         group["lr"] = cfg.optimizer.lr * factor
     model.scale_extra_lr(factor)
     return cfg.optimizer.lr * factor
-
-
-def pick_device(use_gpu: bool) -> torch.device:
-    return torch.device("cuda" if use_gpu and torch.cuda.is_available() else "cpu")
 
 
 class TrialState:
@@ -94,11 +81,11 @@ class TrialState:
 
 
 def train_autoencoder(
-    cfg: TrialConfig, payload: dict[str, Any], reporter: Reporter, run: TrialRun
+    cfg: TrialConfig, payload: TrialPayload, reporter: Reporter, run: TrialRun
 ) -> str:
     """Stage 1 of every autoencoder family; returns ``finished`` or ``diverged``."""
     torch.manual_seed(cfg.seed)
-    device = pick_device(bool(payload.get("use_gpu", False)))
+    device = pick_device(payload.use_gpu)
     data = load_dataset(cfg.data).to(device)
     model = build_model(cfg.model, data).to(device)
     autocast = mixed_precision(cfg, device)
@@ -109,7 +96,7 @@ def train_autoencoder(
         # encoder and decoder directly, so those are what gets compiled.
         model.net.encoder.compile()
         model.net.decoder.compile()
-    optimizer = build_optimizer(cfg, model.autoencoder_parameters())
+    optimizer = build_optimizer(cfg.optimizer, model.autoencoder_parameters())
     state = TrialState(model, optimizer, strategy)
 
     start_epoch, logged_up_to = resume(state, reporter, payload, run)

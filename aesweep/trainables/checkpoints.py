@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from aesweep.config.trial import TrialPayload
+
 META_FILE = "meta.json"
 CHECKPOINT_FILE = "trial.pt"
 
@@ -83,7 +85,7 @@ class InlineCheckpoints:
 
 
 @contextlib.contextmanager
-def restore_folder(reporter: Any, payload: dict[str, Any]) -> Iterator[Path | None]:
+def restore_folder(reporter: Any, payload: TrialPayload) -> Iterator[Path | None]:
     """The folder to resume from: Ray's own checkpoint of this run (a retried trial), else the
     newest one the driver found for this trial id (a resubmitted sweep), else None."""
     checkpoint = reporter.restore_dir()
@@ -91,5 +93,4 @@ def restore_folder(reporter: Any, payload: dict[str, Any]) -> Iterator[Path | No
         with checkpoint.as_directory() as folder:
             yield Path(folder)
         return
-    found = payload.get("resume_from")
-    yield Path(found) if found else None
+    yield Path(payload.resume_from) if payload.resume_from else None

@@ -13,9 +13,9 @@ import math
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from aesweep.sweeps.plan import TrialConfig
+from aesweep.config.trial import TrialConfig, TrialPayload
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
 from aesweep.trainables.checkpoints import restore_folder, write_meta
 from aesweep.trainables.reporting import Reporter
@@ -28,7 +28,7 @@ class TrialStateLike(Protocol):
 
 
 def resume(
-    state: TrialStateLike, reporter: Reporter, payload: dict[str, Any], run: TrialRun
+    state: TrialStateLike, reporter: Reporter, payload: TrialPayload, run: TrialRun
 ) -> tuple[int, int]:
     """Load the checkpoint to resume from, if any: (its epoch, the last epoch the run logged)."""
     start_epoch = 0

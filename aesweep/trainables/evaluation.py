@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import torch
 
+from aesweep.config.evaluation import EvaluationConfig
 from aesweep.distances import (
     cw_distance,
     cw_normality,
@@ -32,15 +33,7 @@ from aesweep.distances import (
     sliced_wasserstein,
 )
 from aesweep.models.base import AutoencoderModel
-from aesweep.sweeps.spec import EvaluationConfig
 
-COST_DISTANCE = {
-    "mmd": "wae_distance",
-    "cw": "cw_distance",
-    "sliced": "sw_distance",
-    "contrastive": "wae_distance",  # MoCA: MMD to its own (sphere) prior
-    None: "cw_distance",
-}
 SW_DIRECTIONS = 50
 EVAL_SEED = 0
 SAMPLER_METRICS = ("sample_cw",)
@@ -77,7 +70,7 @@ def evaluate_autoencoder(
         )[: cfg.latent_samples].float()
         g = torch.Generator(device=z.device).manual_seed(EVAL_SEED)
         prior = model.sample_prior(len(z), device=z.device, generator=g)
-        c_base = 2.0 if model.cfg.prior == "sphere" else 2.0 * z.shape[1]
+        c_base = model.prior.imq_c_base(z.shape[1])
         directions = random_directions(SW_DIRECTIONS, z.shape[1], generator=g, device=z.device)
         values = {
             "rec_error": rec_sum / len(test),
@@ -90,7 +83,8 @@ def evaluate_autoencoder(
         out.update(evaluate_sampler(model, model_prior_sampler(model), test, cfg, fid=fid))
     finally:
         model.train(was_training)
-    distance = out.get(COST_DISTANCE.get(model.cfg.distance, "cw_distance"))
+    cost_metric = model.cfg.distance.cost_metric  # the family's kind (aesweep.config.distances)
+    distance = out.get(cost_metric) if cost_metric is not None else None
     if distance is not None:
         out["cost"] = out["rec_error"] + (math.log(distance) if distance > 0 else -math.inf)
     return out

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
+from aesweep.config.trial import TrialConfig
 from aesweep.fid.score import FIDScorer
-from aesweep.sweeps.plan import TrialConfig
 
 _SCORERS: dict[tuple[object, ...], FIDScorer] = {}
 

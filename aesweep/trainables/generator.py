@@ -18,25 +18,32 @@ from typing import Any
 
 import torch
 
+from aesweep.config.registry import Registry
+from aesweep.config.trial import TrialConfig, TrialPayload
 from aesweep.data.base import TrainSplit
 from aesweep.data.loading import load_dataset
 from aesweep.distances import random_directions, sliced_wasserstein, wasserstein_1d
 from aesweep.models.generator.config import GeneratorConfig
 from aesweep.models.generator.model import Generator
 from aesweep.models.loading import build_model
-from aesweep.registry import Registry
 from aesweep.strategies.base import StepSums
-from aesweep.strategies.config import MinibatchConfig, RunSortReRunConfig, StrategyConfig
-from aesweep.strategies.run_sort_rerun import next_directions, rerun_pass, run_pass, sort_targets
+from aesweep.config.strategies import StrategyConfig
+from aesweep.strategies.minibatch.config import MinibatchConfig
+from aesweep.strategies.run_sort_rerun.config import RunSortReRunConfig
+from aesweep.strategies.run_sort_rerun.strategy import (
+    next_directions,
+    rerun_pass,
+    run_pass,
+    sort_targets,
+)
 from aesweep.strategies.running_stats import RunningStatistics
-from aesweep.sweeps.plan import TrialConfig
 from aesweep.tracking.store import TrialRun
-from aesweep.trainables.autoencoder import build_optimizer, pick_device
 from aesweep.trainables.checkpoints import (
     load_state,
     save_state,
 )
 from aesweep.trainables.epochs import all_finite, evaluation_due, record_epoch, resume
+from aesweep.trainables.optimizers import build_optimizer, pick_device
 from aesweep.trainables.reporting import Reporter
 
 LR_MIN = 1e-7  # the authors' CosineAnnealingLR eta_min
@@ -235,15 +242,15 @@ def evaluate_generator(
 
 
 def train_generator(
-    cfg: TrialConfig, payload: dict[str, Any], reporter: Reporter, run: TrialRun
+    cfg: TrialConfig, payload: TrialPayload, reporter: Reporter, run: TrialRun
 ) -> str:
     """One generator trial; returns ``finished`` or ``diverged``."""
     assert isinstance(cfg.model, GeneratorConfig)
     torch.manual_seed(cfg.seed)
-    device = pick_device(bool(payload.get("use_gpu", False)))
+    device = pick_device(payload.use_gpu)
     data = load_dataset(cfg.data).to(device)
     gen: Generator = build_model(cfg.model, data).to(device)  # type: ignore[assignment]
-    optimizer = build_optimizer(cfg, gen.parameters())
+    optimizer = build_optimizer(cfg.optimizer, gen.parameters())
     iterations = cfg.model.iterations_per_epoch
     scheduler = (
         torch.optim.lr_scheduler.CosineAnnealingLR(

@@ -23,7 +23,7 @@ from torch import nn
 from aesweep.models.base import AutoencoderModel
 
 if TYPE_CHECKING:
-    from aesweep.sweeps.plan import TrialConfig
+    from aesweep.config.trial import TrialConfig
     from aesweep.tracking.store import TrialRun
 
 SAMPLES = 64  # an 8 x 8 grid

@@ -22,13 +22,13 @@ import time
 
 import torch
 
+from aesweep.config.models import LatentTrickConfig
+from aesweep.config.trial import TrialConfig
 from aesweep.data.base import TensorDataset
 from aesweep.distances import cw_distance, silverman_gamma
 from aesweep.models.base import AutoencoderModel
-from aesweep.models.latent_trick.config import LatentTrickConfig
 from aesweep.models.latent_trick.model import LatentGenerator
 from aesweep.strategies.base import epoch_batches
-from aesweep.sweeps.plan import TrialConfig
 from aesweep.tracking.store import TrialRun
 from aesweep.trainables.evaluation import (
     EVAL_SEED,

@@ -18,14 +18,13 @@ import pytest
 import torch
 from PIL import Image
 
+from aesweep.catalog import MODELS, STRATEGIES
 from aesweep.data.config import CelebAConfig, ImageFolderConfig, MNISTConfig
 from aesweep.data.image_files import ImageFiles
 from aesweep.data.loading import load_dataset
 from aesweep.data.streaming import StreamingImages
 from aesweep.fid.stats import split_images
-from aesweep.models.catalog import MODEL_CONFIGS
 from aesweep.models.loading import build_model
-from aesweep.strategies.config import STRATEGY_CONFIGS
 from aesweep.strategies.loading import build_strategy
 from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan
@@ -75,8 +74,8 @@ def test_folder_is_read_exactly_and_split_without_overlap(mnist_pngs) -> None:
 
 def train_params(data, strategy: dict, epochs: int = 2) -> list[torch.Tensor]:
     torch.manual_seed(0)
-    model = build_model(MODEL_CONFIGS.get("swae")(latent_dim=4, width=0.25), data)
-    cfg = STRATEGY_CONFIGS.get(strategy["kind"]).model_validate(strategy)
+    model = build_model(MODELS.get("swae")(latent_dim=4, width=0.25), data)
+    cfg = STRATEGIES.get(strategy["kind"]).model_validate(strategy)
     strat = build_strategy(cfg, model, data.train, epochs=epochs)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     for epoch in range(1, epochs + 1):
@@ -210,8 +209,8 @@ def test_a_resumed_streamed_trial_continues_on_the_same_batches(mnist_pngs, tmp_
 
     def fresh(seed: int) -> TrialState:
         torch.manual_seed(seed)
-        model = build_model(MODEL_CONFIGS.get("cwae")(latent_dim=8, width=0.25), data)
-        cfg = STRATEGY_CONFIGS.get("moving_window").model_validate(strategy)
+        model = build_model(MODELS.get("cwae")(latent_dim=8, width=0.25), data)
+        cfg = STRATEGIES.get("moving_window").model_validate(strategy)
         strat = build_strategy(cfg, model, data.train, epochs=2)
         return TrialState(model, torch.optim.Adam(model.parameters(), lr=1e-3), strat)
 

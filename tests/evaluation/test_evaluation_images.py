@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from aesweep.config.models import LatentTrickConfig
+from aesweep.config.trial import trial_id
 from aesweep.data.loading import load_dataset
-from aesweep.models.latent_trick.config import LatentTrickConfig
 from aesweep.models.latent_trick.model import LatentGenerator
 from aesweep.models.loading import build_model
 from aesweep.sweeps.load import load_plan
-from aesweep.sweeps.plan import trial_id
 from aesweep.trainables import images
 from tests.evaluation.conftest import open_png, sweep_spec
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aesweep.fid.config import FIDConfig
+from aesweep.config.evaluation import FIDConfig
 from aesweep.fid.features import quantize, tf1_bilinear_matrix
 from aesweep.fid.stats import GaussianStats, MomentAccumulator
 from aesweep.sweeps.spec import EvaluationConfig, SweepSpec

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from aesweep.config.evaluation import FIDConfig
 from aesweep.data.config import DigitsConfig
-from aesweep.fid.config import FIDConfig
 from aesweep.fid.score import FIDScorer, fid_of_samples
 from aesweep.fid.stats import reference_cache_path, reference_key, reference_stats
 from tests.fid.conftest import N_IMAGES, CountingExtractor

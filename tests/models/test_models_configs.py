@@ -35,8 +35,8 @@ def test_defaults_follow_the_papers(write_spec) -> None:
     gan, swae, cw2, ae = (t.model for t in trials)
     d = gan.discriminator
     assert (d.width, d.layers, d.lr, d.betas) == (512, 4, 5e-4, (0.5, 0.999))
-    assert swae.projections == 50 and swae.distance == "sliced"
-    assert cw2.gamma == "fixed" and cw2.distance == "cw"
+    assert swae.projections == 50 and swae.distance.name == "sliced"
+    assert cw2.gamma == "fixed" and cw2.distance.name == "cw"
     lt = ae.latent_trick
     assert (lt.hidden, lt.layers, lt.lr, lt.noise_dim, lt.batch_size) == (512, 5, 5e-4, 8, None)
     assert [t.model.label for t in trials] == ["wae_gan", "swae", "cw2", "ae+lt"]
@@ -69,7 +69,7 @@ def test_compatible_pairs_plan(write_spec) -> None:
         (
             [{"family": "generator", "latent_trick": {}}],
             [{"kind": "minibatch"}],
-            "latent_trick: generator has no encoder to freeze",
+            "models[0].latent_trick: unknown key",
         ),
         ([{"family": "wae_gan", "discriminator": {"depth": 3}}], None, "depth"),
         ([{"family": "cw2", "gamma": "median"}], None, "gamma"),

@@ -13,8 +13,8 @@ import math
 import pytest
 import torch
 
+from aesweep.catalog import MODELS
 from aesweep.data.base import TensorDataset
-from aesweep.models.catalog import MODEL_CONFIGS
 from aesweep.models.loading import build_model
 
 N, D_LATENT = 6, 8
@@ -26,7 +26,7 @@ def make(family: str, **fields: object):
     torch.manual_seed(0)
     train = torch.rand(40, *SHAPE)
     data = TensorDataset("fixed", train, torch.rand(10, *SHAPE))
-    cfg = MODEL_CONFIGS.get(family).model_validate(
+    cfg = MODELS.get(family).model_validate(
         {"family": family, "latent_dim": D_LATENT, "width": 0.1, **fields}
     )
     model = build_model(cfg, data)
@@ -70,7 +70,7 @@ def cw_two_sample_formula(a: torch.Tensor, b: torch.Tensor, gamma: float) -> flo
 
 @pytest.mark.parametrize("form", ["sqrt_sum", "wae_scaled", "sum"])
 def test_ae_objective_is_the_reconstruction_form(form: str) -> None:
-    model, _, x, z, x_hat = make("ae", reconstruction=form, **{"lambda": 5.0})
+    model, _, x, z, x_hat = make("ae", reconstruction=form)
     loss, parts = model.training_loss(x, x_hat, z)
     assert loss.item() == pytest.approx(rec_formula(x, x_hat, form), rel=1e-5)
     assert float(parts["latent"]) == 0.0

@@ -7,20 +7,20 @@ from pathlib import Path
 
 import torch
 
+from aesweep.catalog import MODELS
 from aesweep.data.config import DigitsConfig
 from aesweep.data.loading import load_dataset
-from aesweep.models.catalog import MODEL_CONFIGS
 from aesweep.models.loading import build_model
 from aesweep.strategies.base import optimizer_step
-from aesweep.strategies.config import MinibatchConfig
-from aesweep.strategies.minibatch import Minibatch
+from aesweep.strategies.minibatch.config import MinibatchConfig
+from aesweep.strategies.minibatch.strategy import Minibatch
 from aesweep.trainables.autoencoder import TrialState
 
 
 def wae_gan(seed: int = 0):
     torch.manual_seed(seed)
     data = load_dataset(DigitsConfig(train_size=256, test_size=64))
-    cfg = MODEL_CONFIGS.get("wae_gan").model_validate(
+    cfg = MODELS.get("wae_gan").model_validate(
         {
             "family": "wae_gan",
             "latent_dim": 8,

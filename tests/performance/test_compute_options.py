@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import torch
 
+from aesweep.catalog import MODELS
 from aesweep.data.config import DigitsConfig
 from aesweep.data.loading import load_dataset
 from aesweep.distances import cw_normality
-from aesweep.models.catalog import MODEL_CONFIGS
 from aesweep.models.loading import build_model
 from aesweep.sweeps.load import load_plan
 
@@ -29,7 +29,7 @@ def test_default_compute_is_left_out_of_ids_and_a_change_makes_new_trials(write_
 def test_objective_is_float32_under_autocast() -> None:
     torch.manual_seed(0)
     data = load_dataset(DigitsConfig(train_size=64, test_size=8))
-    model = build_model(MODEL_CONFIGS.get("cwae")(latent_dim=8), data)
+    model = build_model(MODELS.get("cwae")(latent_dim=8), data)
     x = data.train[:32]
     with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
         z = model.encode(x)

@@ -6,14 +6,13 @@ from typing import Any
 
 import torch
 
+from aesweep.catalog import MODELS, STRATEGIES
 from aesweep.data.base import TensorDataset
 from aesweep.data.config import DigitsConfig
 from aesweep.data.loading import load_dataset
 from aesweep.models.base import AutoencoderModel
-from aesweep.models.catalog import MODEL_CONFIGS
 from aesweep.models.loading import build_model
 from aesweep.strategies.base import Strategy
-from aesweep.strategies.config import STRATEGY_CONFIGS
 from aesweep.strategies.loading import build_strategy
 
 
@@ -30,13 +29,17 @@ def build(
     lr: float = 0.05,
     epochs: int = 2,
     dtype: torch.dtype = torch.float32,
+    lam: float | None = None,
     **model_fields: Any,
 ) -> tuple[AutoencoderModel, torch.optim.Optimizer, Strategy]:
-    """A seeded model (latent_dim 8, width 0.25 unless given), SGD, and the strategy."""
+    """A seeded model (latent_dim 8, width 0.25 unless given; ``lam``: its λ), SGD, and the
+    strategy."""
     torch.manual_seed(seed)
     fields = {"latent_dim": 8, "width": 0.25, **model_fields}
-    model = build_model(MODEL_CONFIGS.get(family).model_validate(fields), data).to(dtype)
-    cfg = STRATEGY_CONFIGS.get(strategy["kind"]).model_validate(strategy)
+    if lam is not None:
+        fields["lambda"] = lam
+    model = build_model(MODELS.get(family).model_validate(fields), data).to(dtype)
+    cfg = STRATEGIES.get(strategy["kind"]).model_validate(strategy)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     return model, optimizer, build_strategy(cfg, model, data.train.to(dtype), epochs=epochs)
 

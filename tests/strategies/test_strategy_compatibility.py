@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aesweep.models.catalog import MODEL_CONFIGS
-from aesweep.strategies.config import STRATEGY_CONFIGS
+from aesweep.catalog import MODELS, STRATEGIES
 from aesweep.sweeps.cli import main
 from aesweep.tracking.store import SweepStore
 
@@ -22,11 +21,12 @@ STRATEGY_FIELDS = {
     "momentum_queue": {"batch_size": 32, "size": 64},
 }
 FAMILY_FIELDS = {"generator": {"iterations_per_epoch": 3}}
+NETWORK_FIELDS = {"width": 0.25}  # the autoencoders' networks, small (the generator has its own)
 
 
 def compatible_families(kind: str) -> list[str]:
-    supports = STRATEGY_CONFIGS.get(kind).supports
-    return [f for f in MODEL_CONFIGS.names() if MODEL_CONFIGS.get(f).distance in supports]
+    supports = STRATEGIES.get(kind).supports
+    return [f for f in MODELS.names() if MODELS.get(f).distance in supports]
 
 
 def _spec(uri: str, storage: Path, families: list[str], strategies: list[dict]) -> dict:
@@ -34,7 +34,12 @@ def _spec(uri: str, storage: Path, families: list[str], strategies: list[dict]) 
         "name": "compat",
         "data": {"dataset": "digits", "train_size": 128, "test_size": 64},
         "models": [
-            {"family": f, "latent_dim": 8, "width": 0.25, **FAMILY_FIELDS.get(f, {})}
+            {
+                "family": f,
+                "latent_dim": 8,
+                **(NETWORK_FIELDS if "width" in MODELS.get(f).model_fields else {}),
+                **FAMILY_FIELDS.get(f, {}),
+            }
             for f in families
         ],
         "strategies": strategies,
@@ -59,7 +64,7 @@ def _check_children(uri: str, expected: int) -> list:
     return runs
 
 
-@pytest.mark.parametrize("kind", STRATEGY_CONFIGS.names())
+@pytest.mark.parametrize("kind", STRATEGIES.names())
 def test_each_strategy_trains_every_compatible_family(
     kind: str, write_spec, mlflow_uri, tmp_path, capsys
 ) -> None:
@@ -76,7 +81,7 @@ def test_each_strategy_trains_every_compatible_family(
 @pytest.mark.ray
 def test_a_mixed_sweep_runs_through_ray(write_spec, mlflow_uri, tmp_path, ray_session) -> None:
     kinds = ["minibatch", "moving_window", "run_sort_rerun"]
-    families = [f for f in ("swae",) if f in MODEL_CONFIGS] or compatible_families(kinds[-1])
+    families = [f for f in ("swae",) if f in MODELS] or compatible_families(kinds[-1])
     strategies = [{"kind": k, **STRATEGY_FIELDS[k]} for k in kinds]
     path = write_spec(_spec(mlflow_uri, tmp_path / "ray", families[:1], strategies))
     assert main(["run", str(path)]) == 0

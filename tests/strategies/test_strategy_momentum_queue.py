@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aesweep.strategies.momentum_queue import momentum_at
+from aesweep.strategies.momentum_queue.strategy import momentum_at
 from tests.strategies.strategy_helpers import build, cw_by_hand, digits
 
 B, STEPS, M0, TAU = 4, 6, 0.5, 0.05

@@ -6,17 +6,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aesweep.models.catalog import MODEL_CONFIGS
-from aesweep.models.config import ModelConfig
-from aesweep.strategies.config import MovingWindowConfig
+from aesweep.catalog import MODELS
+from aesweep.config.models import AutoencoderConfig
+from aesweep.strategies.moving_window.config import MovingWindowConfig
 from tests.strategies.strategy_helpers import build, cw_by_hand, digits, parameters
 
-AUTOENCODER_TRAINABLE = ModelConfig.trainable
 WINDOW_FAMILIES = [
     name
-    for name in MODEL_CONFIGS.names()
-    if MODEL_CONFIGS.get(name).distance in MovingWindowConfig.supports
-    and MODEL_CONFIGS.get(name).trainable == AUTOENCODER_TRAINABLE
+    for name in MODELS.names()
+    if MODELS.get(name).distance in MovingWindowConfig.supports
+    and issubclass(MODELS.get(name), AutoencoderConfig)
 ]
 
 

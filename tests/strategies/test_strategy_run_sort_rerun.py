@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from aesweep.distances import random_directions, sliced_wasserstein
-from aesweep.strategies.run_sort_rerun import (
+from aesweep.strategies.run_sort_rerun.strategy import (
     next_directions,
     rerun_pass,
     run_pass,
@@ -94,11 +94,10 @@ def test_autoencoder_step_gradient_is_the_full_batch_rec_plus_sw_gradient(
     data = digits(train_size=B)
     train = data.train.double()
     spec = {"kind": "run_sort_rerun", "effective_batch": B, "chunk": 16, "projections": 10}
-    model, optimizer, strat = build(
-        "ae", spec, data, lr=0.0, dtype=torch.float64, reconstruction=reconstruction
-    )
     lam = 0.5
-    model.cfg = model.cfg.model_copy(update={"lambda_": lam})
+    model, optimizer, strat = build(
+        "swae", spec, data, lr=0.0, dtype=torch.float64, reconstruction=reconstruction, lam=lam
+    )
     index = torch.randperm(B)
     torch.manual_seed(7)
     parts = strat.step(model, optimizer, train, index, RunningStatistics(model))

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from aesweep.models.catalog import MODEL_CONFIGS
-from aesweep.strategies.config import STRATEGY_CONFIGS
+from aesweep.catalog import MODELS, STRATEGIES
 from aesweep.sweeps.cli import main
 
 INCOMPATIBLE = [
     (family, kind)
-    for family in MODEL_CONFIGS.names()
-    for kind in STRATEGY_CONFIGS.names()
-    if MODEL_CONFIGS.get(family).distance not in STRATEGY_CONFIGS.get(kind).supports
+    for family in MODELS.names()
+    for kind in STRATEGIES.names()
+    if MODELS.get(family).distance not in STRATEGIES.get(kind).supports
 ]
 
 
@@ -35,7 +34,7 @@ def test_the_registries_make_impossible_pairs() -> None:
         ("generator", "momentum_queue"),
     ]:
         assert expected in pairs
-    assert ("swae", "run_sort_rerun") not in pairs or "swae" not in MODEL_CONFIGS
+    assert ("swae", "run_sort_rerun") not in pairs or "swae" not in MODELS
 
 
 @pytest.mark.parametrize(("family", "kind"), INCOMPATIBLE)
@@ -80,7 +79,7 @@ def test_each_impossible_pair_is_one_line_at_plan_time(family, kind, capsys, wri
 )
 def test_each_bad_strategy_field_names_its_path(strategy, expected, capsys, write_spec) -> None:
     model = {"family": "swae" if strategy["kind"] == "run_sort_rerun" else "cwae"}
-    if model["family"] not in MODEL_CONFIGS:
+    if model["family"] not in MODELS:
         pytest.skip("the swae family is not registered")
     if strategy["kind"] == "momentum_queue":
         model = {"family": "moca"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from aesweep.sweeps.grid import Sweepable, expand_raw, grid_model
+from aesweep.config.grid import Sweepable, expand_raw, grid_model
 from aesweep.sweeps.load import load_plan
 from aesweep.sweeps.results import result_groups
 from aesweep.tracking.store import SweepStore

@@ -7,15 +7,16 @@ from __future__ import annotations
 import pytest
 import torch
 
+from aesweep.config.optimizer import MultiStepSchedule, StepSchedule
 from aesweep.data.config import DigitsConfig
 from aesweep.data.loading import load_dataset
 from aesweep.models.loading import build_model
 from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan
-from aesweep.sweeps.lr_schedule import MultiStepSchedule, StepSchedule
 from aesweep.tracking.store import SweepStore
-from aesweep.trainables.autoencoder import apply_lr_schedule, build_optimizer
+from aesweep.trainables.autoencoder import apply_lr_schedule
 from aesweep.trainables.checkpoints import find_latest, load_state
+from aesweep.trainables.optimizers import build_optimizer
 from tests.conftest import tiny_spec
 
 
@@ -88,7 +89,7 @@ def test_schedule_sets_the_autoencoder_and_discriminator_rates(write_spec) -> No
     _, (trial,) = load_plan(write_spec(spec))
     data = load_dataset(DigitsConfig(train_size=64, test_size=16))
     net = build_model(trial.model, data)
-    optimizer = build_optimizer(trial, net.autoencoder_parameters())
+    optimizer = build_optimizer(trial.optimizer, net.autoencoder_parameters())
     rates = []
     for epoch in (1, 3, 4, 9):
         apply_lr_schedule(trial, optimizer, net, epoch)

@@ -30,7 +30,7 @@ def test_cartesian_product_counts_and_summary(write_spec, capsys) -> None:
         (
             t.model.family,
             t.model.latent_dim,
-            t.model.lambda_,
+            t.model.latent_weight,
             t.strategy.batch_size,
             t.optimizer.lr,
             t.seed,

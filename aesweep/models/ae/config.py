@@ -1,13 +1,14 @@
-"""Config of the plain autoencoder (no latent term; λ is ignored)."""
+"""Config of the plain autoencoder: reconstruction only, so it has no λ."""
 
 from typing import ClassVar, Literal
 
-from aesweep.models.config import MODEL_CONFIGS, ModelConfig
+from aesweep.config.distances import NO_DISTANCE, DistanceKind
+from aesweep.config.models import MODELS, AutoencoderConfig, WithReconstruction
 
 
-@MODEL_CONFIGS.register("ae")
-class AEConfig(ModelConfig):
+@MODELS.register("ae", implementation="aesweep.models.ae.model:AE")
+class AEConfig(WithReconstruction, AutoencoderConfig):
     """Reconstruction only: the LCW paper's AE baseline (REFERENCE: Models)."""
 
     family: Literal["ae"] = "ae"
-    implementation: ClassVar[str] = "aesweep.models.ae.model:AE"
+    distance: ClassVar[DistanceKind] = NO_DISTANCE

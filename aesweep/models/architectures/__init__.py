@@ -1,1 +1,1 @@
-"""The papers' networks, by name (registered lazily in :mod:`aesweep.models.config`)."""
+"""The papers' networks, by name (registered in :mod:`aesweep.config.models`)."""

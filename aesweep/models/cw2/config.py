@@ -1,19 +1,24 @@
 """Config of CW² (LCW paper, "CW² model"; REFERENCE: Models).
 
 The reconstruction term is the two-sample Cramér-Wold distance between the batch and its
-reconstruction, so ``reconstruction`` does not apply; ``gamma`` picks its bandwidth.
+reconstruction, so there is no per-image ``reconstruction`` form; ``gamma`` picks its bandwidth.
 """
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from aesweep.models.config import MODEL_CONFIGS, Distance
-from aesweep.models.cwae.config import CWAEConfig
+from aesweep.config.distances import CRAMER_WOLD, DistanceKind
+from aesweep.config.models import (
+    MODELS,
+    AutoencoderConfig,
+    WithLatentWeight,
+    require_cw_closed_form,
+)
 
 
-@MODEL_CONFIGS.register("cw2")
-class CW2Config(CWAEConfig):
+@MODELS.register("cw2", implementation="aesweep.models.cw2.model:CW2")
+class CW2Config(WithLatentWeight, AutoencoderConfig):
     """log cw(X̂, X; γ) + λ log cw(Z) (the authors' latest code: λ on the latent term).
 
     ``gamma``: ``fixed`` = Silverman's γ = (1.06 σ N^-0.2)² from the training set's pixel σ
@@ -21,9 +26,13 @@ class CW2Config(CWAEConfig):
     ``batch`` = the same rule with σ of the joined batch [X̂; X] (detached: a bandwidth).
     """
 
-    family: Literal["cw2"] = "cw2"  # type: ignore[assignment]
+    family: Literal["cw2"] = "cw2"
     gamma: Literal["fixed", "batch"] = Field(
         "fixed", description="γ of cw(X̂, X): from the dataset's pixel σ, or the batch's σ"
     )
-    implementation: ClassVar[str] = "aesweep.models.cw2.model:CW2"
-    distance: ClassVar[Distance | None] = "cw"
+    distance: ClassVar[DistanceKind] = CRAMER_WOLD
+
+    @model_validator(mode="after")
+    def _closed_form_holds(self) -> "CW2Config":
+        require_cw_closed_form(self.latent_dim)
+        return self

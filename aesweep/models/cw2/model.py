@@ -3,7 +3,7 @@
 The family's reconstruction term is a distance between the set of images and the set of their
 reconstructions, not a per-image sum: :meth:`rec_loss` is overridden, and the per-image form
 (:meth:`rec_from_sums`, used only by Run-Sort-ReRun, which plan.py never pairs with a CW
-distance) does not exist.
+distance) does not exist (the config has no ``reconstruction`` field).
 """
 
 from __future__ import annotations
@@ -36,5 +36,3 @@ class CW2(CWAE):
     def rec_loss(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         return torch.log(cw_distance(x_hat, x, gamma=self.bandwidth(x, x_hat)))
 
-    def rec_from_sums(self, per_image: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError("CW²'s reconstruction term is a set distance, not per-image")

@@ -4,22 +4,24 @@ from typing import ClassVar, Literal
 
 from pydantic import model_validator
 
-from aesweep.models.config import MODEL_CONFIGS, Distance, ModelConfig
+from aesweep.config.distances import CRAMER_WOLD, DistanceKind
+from aesweep.config.models import (
+    MODELS,
+    AutoencoderConfig,
+    WithLatentWeight,
+    WithReconstruction,
+    require_cw_closed_form,
+)
 
 
-@MODEL_CONFIGS.register("cwae")
-class CWAEConfig(ModelConfig):
+@MODELS.register("cwae", implementation="aesweep.models.cwae.model:CWAE")
+class CWAEConfig(WithLatentWeight, WithReconstruction, AutoencoderConfig):
     """rec + λ log cw(Z) (REFERENCE: Cramer-Wold distance of a sample to N(0, I))."""
 
     family: Literal["cwae"] = "cwae"
-    implementation: ClassVar[str] = "aesweep.models.cwae.model:CWAE"
-    distance: ClassVar[Distance | None] = "cw"
+    distance: ClassVar[DistanceKind] = CRAMER_WOLD
 
     @model_validator(mode="after")
     def _closed_form_holds(self) -> "CWAEConfig":
-        if self.latent_dim < 8 and self.latent_dim not in (1, 2):
-            raise ValueError(
-                f"latent_dim {self.latent_dim}: the closed-form Cramér-Wold distance needs "
-                "latent_dim >= 8 (or exactly 1 or 2)"
-            )
+        require_cw_closed_form(self.latent_dim)
         return self

@@ -11,17 +11,19 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from aesweep.models.config import MODEL_CONFIGS, Distance, ModelConfig
-from aesweep.sweeps.grid import Sweepable
+from aesweep.config.distances import SLICED_DATA, DistanceKind
+from aesweep.config.grid import Sweepable
+from aesweep.config.models import MODELS, ModelConfig
 
 
-@MODEL_CONFIGS.register("generator")
+@MODELS.register("generator", implementation="aesweep.models.generator.model:Generator")
 class GeneratorConfig(ModelConfig):
     """G: N(0, I) -> data, minimising ``mean_l W_p^p(G(ε) θ_l, X θ_l)`` (RSR eq. 4-5).
 
-    ``latent_dim`` is the noise dimension (the toy: 1). ``lambda``, ``prior`` and
-    ``reconstruction`` do not apply (no encoder). In 1-D data the single direction is θ = 1
-    under ``minibatch``; otherwise ``projections`` random directions per step.
+    ``latent_dim`` is the noise dimension (the toy: 1). It has no encoder, so the
+    autoencoders' fields (architecture, prior, λ, reconstruction, latent_trick) do not apply.
+    In 1-D data the single direction is θ = 1 under ``minibatch``; otherwise ``projections``
+    random directions per step.
     """
 
     family: Literal["generator"] = "generator"
@@ -49,6 +51,5 @@ class GeneratorConfig(ModelConfig):
     histogram_samples: Annotated[int, Field(gt=1)] = Field(
         10_240, description="generated samples in the logged histogram (1-D data)"
     )
-    implementation: ClassVar[str] = "aesweep.models.generator.model:Generator"
     trainable: ClassVar[str] = "aesweep.trainables.generator:train_generator"
-    distance: ClassVar[Distance | None] = "sliced_data"
+    distance: ClassVar[DistanceKind] = SLICED_DATA

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from aesweep.models.latent_trick.config import LatentTrickConfig
+from aesweep.config.models import LatentTrickConfig
 
 
 class LatentGenerator(nn.Module):

@@ -10,12 +10,20 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from aesweep.models.config import MODEL_CONFIGS, Distance, ModelConfig, Reconstruction
-from aesweep.sweeps.grid import Sweepable
+from aesweep.config.base import Registered
+from aesweep.config.distances import CONTRASTIVE, DistanceKind
+from aesweep.config.grid import Sweepable
+from aesweep.config.models import (
+    MODELS,
+    RECONSTRUCTIONS,
+    AutoencoderConfig,
+    WithLatentWeight,
+    WithReconstruction,
+)
 
 
-@MODEL_CONFIGS.register("moca")
-class MoCAConfig(ModelConfig):
+@MODELS.register("moca", implementation="aesweep.models.moca.model:MoCA")
+class MoCAConfig(WithLatentWeight, WithReconstruction, AutoencoderConfig):
     """rec + λ L_MoCo with unit-norm latents (prior: the sphere; samples decode z/||z||,
     z ~ N(0, I)). λ grid in the paper: {100, 1000, 3000, 6000}.
 
@@ -28,11 +36,10 @@ class MoCAConfig(ModelConfig):
     family: Literal["moca"] = "moca"
     prior: Literal["sphere"] = "sphere"
     lambda_: Sweepable[Annotated[float, Field(ge=0)]] = Field(1000.0, alias="lambda")
-    reconstruction: Reconstruction = Field(
+    reconstruction: Annotated[str, Registered(RECONSTRUCTIONS)] = Field(
         "sum", description="MoCA's rec: mean over the batch of ||x - x̂||² (form 'sum')"
     )
     tau: Sweepable[Annotated[float, Field(gt=0)]] = Field(
         0.05, description="temperature τ of the contrastive distance (MoCA: 0.05)"
     )
-    implementation: ClassVar[str] = "aesweep.models.moca.model:MoCA"
-    distance: ClassVar[Distance | None] = "contrastive"
+    distance: ClassVar[DistanceKind] = CONTRASTIVE

@@ -4,11 +4,12 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from aesweep.models.config import MODEL_CONFIGS, Distance, ModelConfig
+from aesweep.config.distances import SLICED, DistanceKind
+from aesweep.config.models import MODELS, AutoencoderConfig, WithLatentWeight, WithReconstruction
 
 
-@MODEL_CONFIGS.register("swae")
-class SWAEConfig(ModelConfig):
+@MODELS.register("swae", implementation="aesweep.models.swae.model:SWAE")
+class SWAEConfig(WithLatentWeight, WithReconstruction, AutoencoderConfig):
     """rec + λ mean_{l,i} (sort(Z θ_l)_i - sort(P θ_l)_i)², with ``projections`` fresh unit
     directions θ_l and a fresh prior sample P of the same size every step."""
 
@@ -16,5 +17,4 @@ class SWAEConfig(ModelConfig):
     projections: Annotated[int, Field(gt=0)] = Field(
         50, description="L: random directions drawn each step (SWAE / MoW: 50)"
     )
-    implementation: ClassVar[str] = "aesweep.models.swae.model:SWAE"
-    distance: ClassVar[Distance | None] = "sliced"
+    distance: ClassVar[DistanceKind] = SLICED

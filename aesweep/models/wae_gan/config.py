@@ -2,22 +2,22 @@
 
 The encoder's penalty -log D(z) is a per-sample term given the discriminator D; D (trained on
 the batch's latents against a prior sample) is what matches the distributions. So the family
-regularises no set distance (``distance`` None): minibatch and moving-window strategies can
+regularises no set distance (``distance`` adversarial): minibatch and moving-window strategies can
 train it (the penalty then covers the fresh latents only), the momentum queue and
 Run-Sort-ReRun cannot.
 """
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from aesweep.models.config import MODEL_CONFIGS, Distance, ModelConfig
+from aesweep.config.base import StrictConfig
+from aesweep.config.distances import ADVERSARIAL, DistanceKind
+from aesweep.config.models import MODELS, AutoencoderConfig, WithLatentWeight, WithReconstruction
 
 
-class DiscriminatorConfig(BaseModel):
+class DiscriminatorConfig(StrictConfig):
     """The latent discriminator D_γ and its own Adam (REFERENCE: MNIST defaults)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     width: Annotated[int, Field(gt=0)] = Field(512, description="units per hidden layer")
     layers: Annotated[int, Field(gt=0)] = Field(4, description="fully connected ReLU layers")
@@ -28,12 +28,11 @@ class DiscriminatorConfig(BaseModel):
     )
 
 
-@MODEL_CONFIGS.register("wae_gan")
-class WAEGANConfig(ModelConfig):
+@MODELS.register("wae_gan", implementation="aesweep.models.wae_gan.model:WAEGAN")
+class WAEGANConfig(WithLatentWeight, WithReconstruction, AutoencoderConfig):
     """Encoder/decoder: rec - λ log D(Z) (non-saturating). Discriminator, after the
     autoencoder's step on the same batch: maximise λ [log D(P) + log(1 - D(Z))]."""
 
     family: Literal["wae_gan"] = "wae_gan"
     discriminator: DiscriminatorConfig = DiscriminatorConfig()
-    implementation: ClassVar[str] = "aesweep.models.wae_gan.model:WAEGAN"
-    distance: ClassVar[Distance | None] = None
+    distance: ClassVar[DistanceKind] = ADVERSARIAL

@@ -4,14 +4,16 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from aesweep.models.config import MODEL_CONFIGS, Distance, ModelConfig
+from aesweep.config.distances import MMD, DistanceKind
+from aesweep.config.models import MODELS, AutoencoderConfig, WithLatentWeight, WithReconstruction
 
 
-@MODEL_CONFIGS.register("wae_mmd")
-class WAEMMDConfig(ModelConfig):
+@MODELS.register("wae_mmd", implementation="aesweep.models.wae_mmd.model:WAEMMD")
+class WAEMMDConfig(WithLatentWeight, WithReconstruction, AutoencoderConfig):
     """rec + λ MMD_IMQ(Z, P), U-statistic in training (REFERENCE: MMD)."""
 
     family: Literal["wae_mmd"] = "wae_mmd"
-    scales: Annotated[tuple[float, ...], Field(min_length=1)] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
-    implementation: ClassVar[str] = "aesweep.models.wae_mmd.model:WAEMMD"
-    distance: ClassVar[Distance | None] = "mmd"
+    scales: Annotated[tuple[float, ...], Field(min_length=1)] = Field(
+        (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0), description="multipliers s of the IMQ scale C"
+    )
+    distance: ClassVar[DistanceKind] = MMD

@@ -14,5 +14,5 @@ class WAEMMD(AutoencoderModel):
 
     def latent_loss(self, z_set: torch.Tensor) -> torch.Tensor:
         prior = self.sample_prior(len(z_set), device=z_set.device)
-        c_base = 2.0 if self.cfg.prior == "sphere" else 2.0 * self.latent_dim
+        c_base = self.prior.imq_c_base(self.latent_dim)
         return mmd_imq(z_set, prior, scales=self.cfg.scales, c_base=c_base, unbiased=True)

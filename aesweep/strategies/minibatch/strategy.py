@@ -7,7 +7,7 @@ import torch
 from aesweep.data.base import TrainSplit
 from aesweep.models.base import AutoencoderModel
 from aesweep.strategies.base import StepSums, Strategy, epoch_batches, optimizer_step
-from aesweep.strategies.config import MinibatchConfig
+from aesweep.strategies.minibatch.config import MinibatchConfig
 
 
 class Minibatch(Strategy):

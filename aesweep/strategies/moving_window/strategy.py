@@ -18,7 +18,7 @@ import torch
 from aesweep.data.base import TrainSplit
 from aesweep.models.base import AutoencoderModel, LatentSet
 from aesweep.strategies.base import StepSums, Strategy, epoch_batches, optimizer_step
-from aesweep.strategies.config import MovingWindowConfig
+from aesweep.strategies.moving_window.config import MovingWindowConfig
 
 
 class LatentBuffer:

@@ -22,8 +22,8 @@ from torch import nn
 from aesweep.data.base import TrainSplit
 from aesweep.models.base import AutoencoderModel, LatentSet
 from aesweep.strategies.base import StepSums, Strategy, epoch_batches, optimizer_step
-from aesweep.strategies.config import MomentumQueueConfig
-from aesweep.strategies.moving_window import LatentBuffer
+from aesweep.strategies.momentum_queue.config import MomentumQueueConfig
+from aesweep.strategies.moving_window.strategy import LatentBuffer
 
 
 def momentum_at(step: int, total_steps: int, base: float) -> float:

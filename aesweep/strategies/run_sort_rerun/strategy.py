@@ -30,7 +30,7 @@ from aesweep.data.base import TrainSplit
 from aesweep.distances import random_directions
 from aesweep.models.base import AutoencoderModel
 from aesweep.strategies.base import StepSums, Strategy
-from aesweep.strategies.config import RunSortReRunConfig
+from aesweep.strategies.run_sort_rerun.config import RunSortReRunConfig
 from aesweep.strategies.running_stats import RunningStatistics
 
 
@@ -197,6 +197,7 @@ class RunSortReRun(Strategy):
         stats: RunningStatistics,
     ) -> dict[str, torch.Tensor]:
         cfg, b, m = self.cfg, len(index), self.cfg.chunk  # b: the step's effective batch
+        lam = model.cfg.latent_weight or 0.0  # SWAE's λ (every sliced family has one)
         rec_sums: list[torch.Tensor] = []
 
         def run_chunk(ix: torch.Tensor) -> torch.Tensor:
@@ -231,14 +232,14 @@ class RunSortReRun(Strategy):
                 directions.to(self.device),
                 m,
                 power=self.power,
-                weight=model.cfg.lambda_,
+                weight=lam,
             )
         optimizer.step()
         stats.update()
         self.directions = next_directions(directions, per_direction, cfg.keep, prior, latents)
         rec = model.rec_from_sums(per_image).detach()
         latent = per_direction.mean().to(rec.device)
-        loss = rec + model.cfg.lambda_ * latent
+        loss = rec + lam * latent
         return {"loss": loss, "rec": rec, "latent": latent}
 
     def state_dict(self) -> dict[str, Any]:

