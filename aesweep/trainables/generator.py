@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from aesweep.config.registry import Registry
+from aesweep.config.strategies import StrategyConfig
 from aesweep.config.trial import TrialConfig, TrialPayload
 from aesweep.data.base import TrainSplit
 from aesweep.data.loading import load_dataset
@@ -27,7 +28,6 @@ from aesweep.models.generator.config import GeneratorConfig
 from aesweep.models.generator.model import Generator
 from aesweep.models.loading import build_model
 from aesweep.strategies.base import StepSums
-from aesweep.config.strategies import StrategyConfig
 from aesweep.strategies.minibatch.config import MinibatchConfig
 from aesweep.strategies.run_sort_rerun.config import RunSortReRunConfig
 from aesweep.strategies.run_sort_rerun.strategy import (
