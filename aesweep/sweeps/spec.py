@@ -54,6 +54,7 @@ else:
     OptimizerGrid = grid_model(OptimizerConfig)
     """The optimizer as a spec writes it: ``lr`` may be a list (a grid axis)."""
 
+
 class SelectionConfig(StrictConfig):
     """How ``results`` picks the best learning rate / λ: MoW uses the lowest test cost."""
 

@@ -35,4 +35,3 @@ class CW2(CWAE):
 
     def rec_loss(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         return torch.log(cw_distance(x_hat, x, gamma=self.bandwidth(x, x_hat)))
-
