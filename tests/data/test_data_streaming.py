@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from aesweep.data.config import CelebAConfig, ImageFolderConfig, MNISTConfig
@@ -135,7 +136,9 @@ def test_sweep_on_streamed_data_runs_through_ray(mnist_pngs, write_spec, tmp_pat
     spec["optimizer"] = {"name": "adam", "lr": 0.001}
     assert main(["run", str(write_spec(spec))]) == 0
     store = SweepStore(uri, "tiny")
-    runs = store.client.search_runs([store.experiment_id], "tags.`aesweep.kind` = 'trial'")
+    runs = MlflowClient(tracking_uri=store.uri).search_runs(
+        [store.experiment_id], "tags.`aesweep.kind` = 'trial'"
+    )
     (run,) = runs
     assert run.data.tags["aesweep.outcome"] == "finished"
     assert run.data.params["data.dataset"] == "image_folder"

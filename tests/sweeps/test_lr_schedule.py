@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from mlflow.tracking import MlflowClient
 
 from aesweep.data.config import DigitsConfig
 from aesweep.data.loading import load_dataset
@@ -107,7 +108,9 @@ def test_scheduled_trial_logs_its_rate_and_checkpoints_it(write_spec, mlflow_uri
     path = write_spec(spec)
     assert main(["run", str(path), "--inline"]) == 0
     store = SweepStore(mlflow_uri, "tiny")
-    (run,) = store.client.search_runs([store.experiment_id], "tags.`aesweep.kind` = 'trial'")
+    (run,) = MlflowClient(tracking_uri=store.uri).search_runs(
+        [store.experiment_id], "tags.`aesweep.kind` = 'trial'"
+    )
     history = store.metric_history(run.info.run_id, "lr")
     assert history == [(1, pytest.approx(0.002)), (2, pytest.approx(0.001)), (3, 0.0005)]
     _, (trial,) = load_plan(path)
