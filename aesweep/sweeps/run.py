@@ -20,7 +20,7 @@ from typing import Any
 from aesweep.sweeps.plan import TrialConfig, summary
 from aesweep.sweeps.spec import SweepSpec
 from aesweep.tracking.store import SweepStore, TrialRecord
-from aesweep.trainables.checkpoints import find_latest
+from aesweep.trainables.checkpoint_files import find_latest
 
 
 @dataclass

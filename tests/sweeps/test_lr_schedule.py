@@ -16,7 +16,8 @@ from aesweep.sweeps.load import load_plan
 from aesweep.sweeps.lr_schedule import MultiStepSchedule, StepSchedule
 from aesweep.tracking.store import SweepStore
 from aesweep.trainables.autoencoder import apply_lr_schedule, build_optimizer
-from aesweep.trainables.checkpoints import find_latest, load_state
+from aesweep.trainables.checkpoint_files import find_latest
+from aesweep.trainables.checkpoints import load_state
 from tests.conftest import tiny_spec
 
 
