@@ -91,9 +91,6 @@ def _set_path(node: Any, parts: list[str], value: Any) -> str | None:
     return None
 
 
-_TAGS = ("family", "kind", "dataset")
-
-
 def _entry_class(section: str, entry: Any) -> type[BaseModel] | None:
     registry = {"models": MODEL_CONFIGS, "strategies": STRATEGY_CONFIGS, "data": DATA_CONFIGS}
     tag = {"models": "family", "strategies": "kind", "data": "dataset"}[section]
