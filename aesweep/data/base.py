@@ -29,10 +29,6 @@ class TensorDataset:
     test: torch.Tensor
 
     @property
-    def streamed(self) -> bool:
-        return isinstance(self.train, StreamingImages)
-
-    @property
     def sample_shape(self) -> tuple[int, ...]:
         return tuple(self.train.shape[1:])
 

@@ -18,8 +18,6 @@ from aesweep.distances import frechet_distance
 from aesweep.fid.features import Extractor, FeatureExtractor, get_extractor
 from aesweep.fid.stats import GaussianStats, reference_stats, stats_of_images
 
-ReferenceStats = GaussianStats
-
 
 def fid_from_stats(a: GaussianStats, b: GaussianStats) -> float:
     """The Fréchet distance of two feature Gaussians."""

@@ -190,9 +190,9 @@ def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-
     else:
         print(format_rows(rows, args.format))
     if args.plots:
-        from aesweep.sweeps.plots import latest_parent_run, log_sweep_plots
+        from aesweep.sweeps.plots import log_sweep_plots
 
-        parent = latest_parent_run(store, spec.name)
+        parent = store.latest_parent_run(spec.name)
         if parent is None:
             print(f"no parent run of {spec.name!r} to draw the plots into", file=sys.stderr)
             return 1
@@ -221,24 +221,12 @@ def _ui(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyp
     import os
     import subprocess
 
+    from aesweep.tracking.server import ui_command
     from aesweep.tracking.store import resolve_uri
 
     uri = resolve_uri(spec.tracking.uri)
     print(f"MLflow UI for {uri}: http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-        "--workers",
-        str(args.workers),
-    ]
+    cmd = ui_command(uri, args.host, args.port, args.workers)
     # A viewer of runs needs no background job runner (MLflow's GenAI jobs): it would start a
     # dozen more processes. Set MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true to have it anyway.
     env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}

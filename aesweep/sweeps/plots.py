@@ -22,7 +22,7 @@ from pathlib import Path
 from aesweep.config.trial import TrialConfig
 from aesweep.sweeps.results import METRIC_ORDER, GridPoint, ResultGroup, result_groups
 from aesweep.sweeps.spec import SweepSpec
-from aesweep.tracking.store import TAG_KIND, TAG_SWEEP, SweepStore
+from aesweep.tracking.store import SweepStore
 
 PLOTS_DIR = "plots"
 COLUMNS = 3
@@ -240,18 +240,5 @@ def log_sweep_plots(
     with tempfile.TemporaryDirectory() as tmp:
         for name, png in pngs.items():
             (Path(tmp) / name).write_bytes(png)
-        store.client.log_artifacts(run_id, tmp, artifact_path=PLOTS_DIR)
+        store.log_artifacts(run_id, tmp, artifact_path=PLOTS_DIR)
     return [f"{PLOTS_DIR}/{name}" for name in pngs]
-
-
-def latest_parent_run(store: SweepStore, sweep: str) -> str | None:
-    """The newest parent run of ``sweep`` in the store (where ``results --plots`` draws)."""
-    if store.experiment_id is None:
-        return None
-    runs = store.client.search_runs(
-        [store.experiment_id],
-        filter_string=f"tags.{TAG_KIND} = 'sweep' and tags.{TAG_SWEEP} = '{sweep}'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    return runs[0].info.run_id if runs else None

@@ -24,14 +24,10 @@ def check_tracking(uri: str) -> str | None:
             return f"tracking.uri: {db} is not writable"
         return None
     if uri.startswith(("http://", "https://")):
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-        from mlflow.tracking import MlflowClient
+        from aesweep.tracking.server import check_reachable
 
-        try:
-            MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
-        except Exception as exc:  # any failure to talk to the server is the same problem
-            return f"tracking.uri: MLflow server {uri} is not reachable ({type(exc).__name__})"
+        why = check_reachable(uri)
+        return f"tracking.uri: {why}" if why else None
     return None
 
 

@@ -25,16 +25,6 @@ from aesweep.tracking.store import SweepStore, TrialRecord
 SELECTED_AWAY = ("optimizer.lr", "model.lambda", "seed")
 METRIC_COLUMNS = ("cw_distance", "wae_distance", "rec_error", "cost")
 """Always shown: MoW Table 1."""
-OPTIONAL_METRIC_COLUMNS = (
-    "sw_distance",
-    "sample_cw",
-    "fid",
-    "lt_sample_cw",
-    "lt_fid",
-    "w1_to_target",
-)
-"""Shown when some trial of the sweep logged them (SWAE distance, LCW sample distance, FID,
-the Run-Sort-ReRun toy's W1 to its target)."""
 METRIC_ORDER = (
     "cw_distance",
     "wae_distance",
@@ -47,6 +37,9 @@ METRIC_ORDER = (
     "lt_fid",
     "w1_to_target",
 )
+"""The table's metric columns in order; beyond ``METRIC_COLUMNS``, each is shown when some trial
+of the sweep logged it (SWAE distance, LCW sample distance, FID, the Run-Sort-ReRun toy's W1
+to its target)."""
 
 
 @dataclass
@@ -205,21 +198,12 @@ def group_row(group: ResultGroup) -> dict[str, Any]:
     return row
 
 
-def result_rows(
-    spec: SweepSpec, trials: list[TrialConfig], store: SweepStore
-) -> list[dict[str, Any]]:
-    return [group_row(g) for g in result_groups(spec, trials, store)]
-
-
 def table_columns(rows: list[dict[str, Any]]) -> list[str]:
     """The columns to print: Table 1's, the optional metrics some row has, ``seeds`` when a
     grid point has several."""
     metrics = [c for c in METRIC_ORDER if c in METRIC_COLUMNS or any(c in r for r in rows)]
     seeds = ["seeds"] if any(r.get("seeds_of", 1) > 1 for r in rows) else []
     return ["dataset", "model", "strategy", "lr", "lambda", *metrics, *seeds, "done", "diverged"]
-
-
-COLUMNS = tuple(table_columns([]))
 
 
 def format_cell(row: dict[str, Any], col: str) -> str:

@@ -17,13 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlflow.exceptions import MlflowException
-
 from aesweep.config.trial import TrialConfig, TrialPayload
 from aesweep.sweeps.plan import summary
 from aesweep.sweeps.spec import SweepSpec
-from aesweep.tracking.store import TAG_OUTCOME, SweepStore, TrialRecord
-from aesweep.trainables.checkpoints import find_latest
+from aesweep.tracking.store import SweepStore, TrialRecord
+from aesweep.trainables.checkpoint_files import find_latest
 
 
 @dataclass
@@ -188,17 +186,7 @@ def _mark_unfinished(store: SweepStore, records: dict[str, TrialRecord]) -> set[
     killed = set()
     for rec in records.values():
         if rec.status in ("RUNNING", "SCHEDULED"):
-            for attempt in range(3):
-                try:
-                    store.client.set_tag(rec.run_id, TAG_OUTCOME, "killed")
-                    store.client.set_terminated(rec.run_id, "KILLED")
-                    break
-                except MlflowException:
-                    # Ctrl-C reaches the trial too, which may be ending its run this instant
-                    # (SQLite's tag insert is not atomic): read again and retry.
-                    if attempt == 2:
-                        raise
-                    time.sleep(0.2)
+            store.mark_killed(rec.run_id)
             killed.add(rec.trial_id)
     return killed
 

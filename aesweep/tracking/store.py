@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
@@ -36,10 +37,6 @@ def resolve_uri(uri: str) -> str:
     if "://" not in uri:
         return Path(uri).resolve().as_uri()
     return uri
-
-
-def client(uri: str) -> MlflowClient:
-    return MlflowClient(tracking_uri=resolve_uri(uri))
 
 
 def _now_ms() -> int:
@@ -70,9 +67,9 @@ class SweepStore:
 
     def __init__(self, uri: str, experiment: str) -> None:
         self.uri = resolve_uri(uri)
-        self.client = MlflowClient(tracking_uri=self.uri)
+        self._client = MlflowClient(tracking_uri=self.uri)
         self.experiment_name = experiment
-        found = self.client.get_experiment_by_name(experiment)
+        found = self._client.get_experiment_by_name(experiment)
         self.experiment_id = found.experiment_id if found else None
 
     def ensure_experiment(self) -> str:
@@ -83,7 +80,7 @@ class SweepStore:
             if self.uri.startswith("sqlite:///"):
                 db = Path(self.uri.removeprefix("sqlite:///"))
                 location = (db.parent / "mlartifacts").as_uri()
-            self.experiment_id = self.client.create_experiment(
+            self.experiment_id = self._client.create_experiment(
                 self.experiment_name, artifact_location=location
             )
         return self.experiment_id
@@ -91,7 +88,7 @@ class SweepStore:
     def open_parent(self, sweep: str, spec_hash: str, spec_text: str, summary: str) -> str:
         """A new parent run for this submission, the spec YAML logged as an artifact."""
         exp = self.ensure_experiment()
-        run = self.client.create_run(
+        run = self._client.create_run(
             exp,
             run_name=f"{sweep} (sweep)",
             tags={
@@ -101,17 +98,33 @@ class SweepStore:
                 "summary": summary,
             },
         )
-        self.client.log_text(run.info.run_id, spec_text, "spec.yaml")
+        self._client.log_text(run.info.run_id, spec_text, "spec.yaml")
         return run.info.run_id
 
     def close_parent(self, run_id: str, status: str = "FINISHED") -> None:
-        self.client.set_terminated(run_id, status)
+        self._client.set_terminated(run_id, status)
+
+    def latest_parent_run(self, sweep: str) -> str | None:
+        """The newest parent run of ``sweep`` in this experiment, or None."""
+        if self.experiment_id is None:
+            return None
+        runs = self._client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.{TAG_KIND} = 'sweep' and tags.{TAG_SWEEP} = '{sweep}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        return runs[0].info.run_id if runs else None
+
+    def log_artifacts(self, run_id: str, folder: str | Path, artifact_path: str) -> None:
+        """Every file of ``folder`` into ``run_id`` under ``artifact_path``."""
+        self._client.log_artifacts(run_id, str(folder), artifact_path=artifact_path)
 
     def create_trial_run(
         self, parent_id: str, trial_id: str, name: str, params: dict[str, Any], group: str
     ) -> str:
         exp = self.ensure_experiment()
-        run = self.client.create_run(
+        run = self._client.create_run(
             exp,
             run_name=name,
             tags={
@@ -123,15 +136,30 @@ class SweepStore:
         )
         batch = [Param(k, _param(v)) for k, v in params.items()]
         for i in range(0, len(batch), 100):
-            self.client.log_batch(run.info.run_id, params=batch[i : i + 100])
-        self.client.update_run(run.info.run_id, status="SCHEDULED")  # RUNNING once it starts
+            self._client.log_batch(run.info.run_id, params=batch[i : i + 100])
+        self._client.update_run(run.info.run_id, status="SCHEDULED")  # RUNNING once it starts
         return run.info.run_id
 
     def supersede(self, old_run_id: str, new_run_id: str) -> None:
         """An unfinished run whose trial starts over in ``new_run_id``: ended and tagged."""
-        self.client.set_tag(old_run_id, TAG_SUPERSEDED_BY, new_run_id)
-        if self.client.get_run(old_run_id).info.status == "RUNNING":
-            self.client.set_terminated(old_run_id, "KILLED")
+        self._client.set_tag(old_run_id, TAG_SUPERSEDED_BY, new_run_id)
+        if self._client.get_run(old_run_id).info.status == "RUNNING":
+            self._client.set_terminated(old_run_id, "KILLED")
+
+    def mark_killed(self, run_id: str, attempts: int = 3) -> None:
+        """End a trial's run as KILLED with the ``killed`` outcome (a sweep stopped by Ctrl-C).
+
+        Ctrl-C reaches the trial too, which may be ending its run this instant (SQLite's tag
+        insert is not atomic): on an MLflow error, wait a moment and retry."""
+        for attempt in range(attempts):
+            try:
+                self._client.set_tag(run_id, TAG_OUTCOME, "killed")
+                self._client.set_terminated(run_id, "KILLED")
+                return
+            except MlflowException:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2)
 
     def trial_records(self, trial_ids: list[str] | None = None) -> list[TrialRecord]:
         """Every trial run of the experiment (newest first), optionally only these ids."""
@@ -141,7 +169,7 @@ class SweepStore:
         out = []
         token = None
         while True:
-            page = self.client.search_runs(
+            page = self._client.search_runs(
                 [self.experiment_id],
                 filter_string=f"tags.{TAG_KIND} = 'trial'",
                 max_results=1000,
@@ -178,7 +206,7 @@ class SweepStore:
         return best
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
-        return [(m.step, m.value) for m in self.client.get_metric_history(run_id, key)]
+        return [(m.step, m.value) for m in self._client.get_metric_history(run_id, key)]
 
 
 def _param(value: Any) -> str:
@@ -190,39 +218,41 @@ class TrialRun:
     """What a running trial writes: metrics per evaluation, images, its final status."""
 
     def __init__(self, uri: str, run_id: str) -> None:
-        self.client = MlflowClient(tracking_uri=uri)
+        self._client = MlflowClient(tracking_uri=uri)
         self.run_id = run_id
 
     def start(self) -> None:
-        self.client.update_run(self.run_id, status="RUNNING")
+        self._client.update_run(self.run_id, status="RUNNING")
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         now = _now_ms()
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
-        self.client.log_batch(self.run_id, metrics=batch)
+        self._client.log_batch(self.run_id, metrics=batch)
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self._client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_png(self, png: bytes, artifact_file: str) -> None:
         """Log PNG bytes as ``artifact_file`` (e.g. ``samples/epoch_0005.png``)."""
         from PIL import Image
 
-        self.client.log_image(self.run_id, Image.open(io.BytesIO(png)), artifact_file=artifact_file)
+        self._client.log_image(
+            self.run_id, Image.open(io.BytesIO(png)), artifact_file=artifact_file
+        )
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self.client.log_text(self.run_id, text, artifact_file)
+        self._client.log_text(self.run_id, text, artifact_file)
 
     def last_logged_step(self) -> int:
         """The highest step any metric of this run reached (0 if none): a resumed trial logs
         only later steps, so no metric step is ever written twice."""
-        run = self.client.get_run(self.run_id)
+        run = self._client.get_run(self.run_id)
         steps = [0]
         for key in run.data.metrics:
-            steps += [m.step for m in self.client.get_metric_history(self.run_id, key)]
+            steps += [m.step for m in self._client.get_metric_history(self.run_id, key)]
         return max(steps)
 
     def finish(self, outcome: str, **tags: Any) -> None:
         status = {"finished": "FINISHED", "killed": "KILLED"}.get(outcome, "FAILED")
         self.set_tags({TAG_OUTCOME: outcome, **tags})
-        self.client.set_terminated(self.run_id, status)
+        self._client.set_terminated(self.run_id, status)

@@ -1,16 +1,13 @@
-"""Where a trial's checkpoints live and how the newest one is found, by trial id.
+"""A trial's state on disk (torch): saved with the RNG states, loaded back; the inline
+runner's checkpoint folders; the folder a trial resumes from.
 
-Ray Tune keeps each trial's checkpoints under ``<storage>/<experiment>/<trial dir>/
-checkpoint_*``; every trial directory name ends with the trial id and every checkpoint holds a
-``meta.json`` with its epoch. A resubmitted sweep (new Ray experiment, possibly another
-storage path) finds the newest checkpoint of an unfinished trial by scanning for its id, so
-resume does not depend on Ray's experiment state. The inline runner writes the same layout.
+The folder layout and how the newest checkpoint of a trial is found (``meta.json``,
+``find_latest``) are torch-free and live in ``checkpoint_files``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +17,6 @@ import torch
 
 from aesweep.config.trial import TrialPayload
 
-META_FILE = "meta.json"
 CHECKPOINT_FILE = "trial.pt"
 
 
@@ -41,29 +37,6 @@ def load_state(folder: Path) -> dict[str, Any]:
     if "rng_cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["rng_cuda"])
     return state
-
-
-def write_meta(folder: Path, trial_id: str, epoch: int) -> None:
-    (folder / META_FILE).write_text(json.dumps({"trial_id": trial_id, "epoch": epoch}))
-
-
-def checkpoint_epoch(folder: Path) -> int | None:
-    """The epoch of a complete checkpoint folder, or None (missing or unreadable meta)."""
-    try:
-        return int(json.loads((folder / META_FILE).read_text())["epoch"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def find_latest(storage: str | Path, trial_id: str) -> Path | None:
-    """The newest complete checkpoint of ``trial_id`` anywhere under ``storage``."""
-    root = Path(storage).expanduser()
-    best: tuple[int, Path] | None = None
-    for folder in root.glob(f"*/*{trial_id}/checkpoint_*"):
-        epoch = checkpoint_epoch(folder)
-        if epoch is not None and (best is None or epoch > best[0]):
-            best = (epoch, folder)
-    return best[1] if best else None
 
 
 class InlineCheckpoints:

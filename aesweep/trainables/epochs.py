@@ -17,7 +17,8 @@ from typing import Protocol
 
 from aesweep.config.trial import TrialConfig, TrialPayload
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
-from aesweep.trainables.checkpoints import restore_folder, write_meta
+from aesweep.trainables.checkpoint_files import write_meta
+from aesweep.trainables.checkpoints import restore_folder
 from aesweep.trainables.reporting import Reporter
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from mlflow.tracking import MlflowClient
 
 from aesweep.data.config import CIFAR10Config, FashionMNISTConfig, MNISTConfig
 from aesweep.data.loading import load_dataset
@@ -73,6 +74,8 @@ def test_a_cifar10_sweep_trains_the_cifar_network(write_spec, mlflow_uri, tmp_pa
     spec["optimizer"] = {"name": "adam", "lr": 0.001}
     assert main(["run", str(write_spec(spec)), "--inline"]) == 0
     store = SweepStore(mlflow_uri, "tiny")
-    (run,) = store.client.search_runs([store.experiment_id], "tags.`aesweep.kind` = 'trial'")
+    (run,) = MlflowClient(tracking_uri=store.uri).search_runs(
+        [store.experiment_id], "tags.`aesweep.kind` = 'trial'"
+    )
     assert run.data.tags["aesweep.outcome"] == "finished"
     assert math.isfinite(run.data.metrics["rec_error"])

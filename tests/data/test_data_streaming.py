@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from aesweep.catalog import MODELS, STRATEGIES
@@ -54,7 +55,7 @@ def folder_cfg(folder: Path, **fields: object) -> ImageFolderConfig:
 def test_folder_is_read_exactly_and_split_without_overlap(mnist_pngs) -> None:
     folder, pixels = mnist_pngs
     data = load_dataset(folder_cfg(folder, test_fraction=0.25))
-    assert data.streamed and isinstance(data.train, StreamingImages)
+    assert isinstance(data.train, StreamingImages)
     assert (len(data.train), len(data.test)) == (300, 100)
     assert data.sample_shape == (1, 28, 28) and data.is_image
     train = data.train[:]  # every streamed row, through the workers
@@ -97,7 +98,8 @@ def test_streamed_training_equals_in_memory_training(mnist_pngs, strategy) -> No
     folder, _ = mnist_pngs
     streamed = load_dataset(folder_cfg(folder, workers=2, train_size=256))
     in_memory = load_dataset(folder_cfg(folder, in_memory=True, train_size=256))
-    assert streamed.streamed and not in_memory.streamed
+    assert isinstance(streamed.train, StreamingImages)
+    assert not isinstance(in_memory.train, StreamingImages)
     a, b = train_params(streamed, strategy), train_params(in_memory, strategy)
     assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
     initial = train_params(in_memory, strategy, epochs=0)
@@ -134,7 +136,9 @@ def test_sweep_on_streamed_data_runs_through_ray(mnist_pngs, write_spec, tmp_pat
     spec["optimizer"] = {"name": "adam", "lr": 0.001}
     assert main(["run", str(write_spec(spec))]) == 0
     store = SweepStore(uri, "tiny")
-    runs = store.client.search_runs([store.experiment_id], "tags.`aesweep.kind` = 'trial'")
+    runs = MlflowClient(tracking_uri=store.uri).search_runs(
+        [store.experiment_id], "tags.`aesweep.kind` = 'trial'"
+    )
     (run,) = runs
     assert run.data.tags["aesweep.outcome"] == "finished"
     assert run.data.params["data.dataset"] == "image_folder"
@@ -159,7 +163,7 @@ def test_celeba_layout_partitions_and_missing_files(tmp_path) -> None:
     (tmp_path / "celeba" / "list_eval_partition.txt").write_text("\n".join(partition) + "\n")
     assert cfg.missing() is None
     data = load_dataset(cfg)
-    assert data.streamed and data.sample_shape == (3, 64, 64)
+    assert isinstance(data.train, StreamingImages) and data.sample_shape == (3, 64, 64)
     assert (len(data.train), len(data.test)) == (8, 2)  # partition 0 train, 2 test; 1 unused
     assert data.train.files.files[0].name == "000001.jpg"
     assert data.test.shape == (2, 3, 64, 64)

@@ -10,6 +10,7 @@ import statistics
 from pathlib import Path
 
 import pytest
+from mlflow.tracking import MlflowClient
 
 from aesweep.sweeps import plots
 from aesweep.sweeps.cli import main
@@ -24,7 +25,7 @@ GRIDS = ("samples", "reconstructions", "interpolations")
 
 def _runs(sweep, kind: str) -> list:  # type: ignore[no-untyped-def]
     store = sweep.store
-    runs = store.client.search_runs([store.experiment_id], max_results=1000)
+    runs = MlflowClient(tracking_uri=store.uri).search_runs([store.experiment_id], max_results=1000)
     return [r for r in runs if r.data.tags.get(TAG_KIND) == kind]
 
 
@@ -34,7 +35,9 @@ def _parents(sweep) -> list:  # type: ignore[no-untyped-def]
 
 
 def _artifacts(store, run_id: str, folder: str) -> list[str]:  # type: ignore[no-untyped-def]
-    return sorted(f.path for f in store.client.list_artifacts(run_id, folder))
+    return sorted(
+        f.path for f in MlflowClient(tracking_uri=store.uri).list_artifacts(run_id, folder)
+    )
 
 
 def _results(sweep, capsys, *args: str) -> str:  # type: ignore[no-untyped-def]
@@ -53,7 +56,9 @@ def test_child_runs_have_image_grids_at_each_evaluation(evaluated_sweep, tmp_pat
         for grid in GRIDS:
             paths = _artifacts(store, child.info.run_id, grid)
             assert paths == [f"{grid}/epoch_0001.png", f"{grid}/epoch_0002.png"]
-            local = store.client.download_artifacts(child.info.run_id, paths[-1], str(tmp_path))
+            local = MlflowClient(tracking_uri=store.uri).download_artifacts(
+                child.info.run_id, paths[-1], str(tmp_path)
+            )
             image = open_png(local)
             assert image.size[0] > 100 and image.size[1] > 30
     for child in diverged:  # NaN at epoch 1: no evaluation, no grid
@@ -66,7 +71,11 @@ def test_parent_run_has_the_sweeps_plots(evaluated_sweep, tmp_path) -> None:
     paths = _artifacts(store, parent.info.run_id, plots.PLOTS_DIR)
     assert paths == ["plots/metrics_over_epochs.png", "plots/metrics_vs_lr.png"]
     for path in paths:
-        image = open_png(store.client.download_artifacts(parent.info.run_id, path, str(tmp_path)))
+        image = open_png(
+            MlflowClient(tracking_uri=store.uri).download_artifacts(
+                parent.info.run_id, path, str(tmp_path)
+            )
+        )
         assert image.size[0] >= 400 and image.size[1] >= 300
 
 

@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from mlflow.tracking import MlflowClient
 
 from aesweep.sweeps.load import load_plan
 from aesweep.sweeps.run import trial_name
@@ -100,7 +101,7 @@ def mlflow_ui(spec_path: Path, port: int, log: Path):  # type: ignore[no-untyped
 def _png_size(store, run_id: str, path: str, tmp: Path) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     from PIL import Image
 
-    local = store.client.download_artifacts(run_id, path, str(tmp))
+    local = MlflowClient(tracking_uri=store.uri).download_artifacts(run_id, path, str(tmp))
     return Image.open(io.BytesIO(Path(local).read_bytes())).size
 
 
@@ -123,7 +124,7 @@ def test_ui_lists_parent_children_and_shows_images(evaluated_sweep, tmp_path) ->
     store = evaluated_sweep.store
     _, trials = load_plan(evaluated_sweep.spec_path)
     names = {t.trial_id: trial_name(t) for t in trials}
-    runs = store.client.search_runs([store.experiment_id], max_results=100)
+    runs = MlflowClient(tracking_uri=store.uri).search_runs([store.experiment_id], max_results=100)
     parent = min(
         (r for r in runs if r.data.tags[TAG_KIND] == "sweep"), key=lambda r: r.info.start_time
     )

@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+from mlflow.tracking import MlflowClient
 from torch import nn
 
 from aesweep.data.loading import load_dataset
@@ -79,7 +80,7 @@ def test_stage_two_lowers_the_latent_distance_and_logs_both_samplers(
     store = SweepStore(mlflow_uri, "lt")
     runs = [
         r
-        for r in store.client.search_runs([store.experiment_id])
+        for r in MlflowClient(tracking_uri=store.uri).search_runs([store.experiment_id])
         if r.data.tags.get("aesweep.kind") == "trial"
     ]
     by_family = {r.data.params["model.family"]: r for r in runs}

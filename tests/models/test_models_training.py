@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mlflow.tracking import MlflowClient
 
 from aesweep.sweeps.cli import main
 from aesweep.tracking.store import SweepStore
@@ -38,7 +39,7 @@ def zoo_spec(uri: str, storage: Path, models: list[dict[str, Any]]) -> dict[str,
 def children(uri: str) -> list[Any]:
     store = SweepStore(uri, "zoo")
     assert store.experiment_id is not None
-    runs = store.client.search_runs([store.experiment_id])
+    runs = MlflowClient(tracking_uri=store.uri).search_runs([store.experiment_id])
     return [r for r in runs if r.data.tags.get("aesweep.kind") == "trial"]
 
 

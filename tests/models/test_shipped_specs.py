@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mlflow.tracking import MlflowClient
 
 from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan, load_spec
@@ -104,7 +105,9 @@ def test_a_trial_of_the_spec_runs_on_mnist(
     assert main(argv) == 0
     assert "1 finished" in capsys.readouterr().out
     store = SweepStore(f"sqlite:///{tmp_path / 'mlflow.db'}", "shipped")
-    (run,) = store.client.search_runs([store.experiment_id], "tags.`aesweep.kind` = 'trial'")
+    (run,) = MlflowClient(tracking_uri=store.uri).search_runs(
+        [store.experiment_id], "tags.`aesweep.kind` = 'trial'"
+    )
     assert run.data.tags["aesweep.outcome"] == "finished"
     assert run.data.params["data.dataset"] == "mnist"
     assert expected <= set(run.data.metrics)

@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from mlflow.tracking import MlflowClient
 
 from aesweep.sweeps.cli import main
 from aesweep.tracking.store import SweepStore
@@ -73,11 +74,13 @@ def test_sweep_through_ray_logs_to_an_mlflow_server(
     for rec in records:
         assert rec.status == "FINISHED"
         assert all(math.isfinite(rec.metrics[k]) for k in ("rec_error", "cw_distance", "cost"))
-    parent = store.client.search_runs(
+    parent = MlflowClient(tracking_uri=store.uri).search_runs(
         [store.experiment_id], filter_string="tags.`aesweep.kind` = 'sweep'"
     )
     assert len(parent) == 1
-    local = store.client.download_artifacts(parent[0].info.run_id, "spec.yaml", str(tmp_path))
+    local = MlflowClient(tracking_uri=store.uri).download_artifacts(
+        parent[0].info.run_id, "spec.yaml", str(tmp_path)
+    )
     assert "name: tiny" in Path(local).read_text()
 
 

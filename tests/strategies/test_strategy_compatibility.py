@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+from mlflow.tracking import MlflowClient
 
 from aesweep.catalog import MODELS, STRATEGIES
 from aesweep.sweeps.cli import main
@@ -52,7 +53,9 @@ def _spec(uri: str, storage: Path, families: list[str], strategies: list[dict]) 
 
 def _check_children(uri: str, expected: int) -> list:
     store = SweepStore(uri, "compat")
-    runs = store.client.search_runs([store.experiment_id], "tags.`aesweep.kind` = 'trial'")
+    runs = MlflowClient(tracking_uri=store.uri).search_runs(
+        [store.experiment_id], "tags.`aesweep.kind` = 'trial'"
+    )
     assert len(runs) == expected
     for run in runs:
         name = run.info.run_name

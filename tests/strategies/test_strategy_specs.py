@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mlflow.tracking import MlflowClient
 
 from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan
@@ -30,7 +31,9 @@ def _tracking(tmp_path: Path, experiment: str) -> list[str]:
 
 def _finished_children(tmp_path: Path, experiment: str) -> list:
     store = SweepStore(f"sqlite:///{tmp_path / 'mlflow.db'}", experiment)
-    runs = store.client.search_runs([store.experiment_id], "tags.`aesweep.kind` = 'trial'")
+    runs = MlflowClient(tracking_uri=store.uri).search_runs(
+        [store.experiment_id], "tags.`aesweep.kind` = 'trial'"
+    )
     for run in runs:
         assert run.data.tags["aesweep.outcome"] == "finished", run.data.tags
         assert all(math.isfinite(v) for v in run.data.metrics.values()), run.data.metrics
@@ -84,7 +87,7 @@ def test_rsr_toy_logs_w1_and_histograms(tmp_path: Path) -> None:
     store = SweepStore(f"sqlite:///{tmp_path / 'mlflow.db'}", "toy")
     for run in runs:
         assert 0 < run.data.metrics["w1_to_target"] < 10
-        png = store.client.download_artifacts(
+        png = MlflowClient(tracking_uri=store.uri).download_artifacts(
             run.info.run_id, "histograms/epoch_0001.png", str(tmp_path / run.info.run_id)
         )
         assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,4 +1,5 @@
-"""validate, plan and --help import neither torch nor ray nor mlflow (they answer at once)."""
+"""validate, plan and --help import neither torch nor ray nor mlflow (they answer at once);
+the sweep driver (sweeps.run) imports mlflow but neither torch nor ray."""
 
 from __future__ import annotations
 
@@ -34,3 +35,21 @@ def test_validate_plan_and_help_stay_light() -> None:
         code, heavy = _heavy_modules(*argv)
         assert code == 0, argv
         assert heavy == "", f"{argv} imported {heavy}"
+
+
+def test_the_sweep_driver_imports_neither_torch_nor_ray() -> None:
+    """``sweeps.run`` (the driver; ``status`` imports it too) stays torch- and ray-free at
+    import: trials import torch, Ray is imported when a sweep is launched on it. mlflow is
+    allowed (through ``tracking``)."""
+    probe = (
+        "import sys, aesweep.sweeps.run; "
+        "print('HEAVY=' + ','.join(sorted(m for m in ('torch', 'ray', 'mlflow') "
+        "if m in sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    line = [ln for ln in done.stdout.splitlines() if ln.startswith("HEAVY=")][-1]
+    heavy = set(line.removeprefix("HEAVY=").split(","))
+    assert not heavy & {"torch", "ray"}, f"importing aesweep.sweeps.run imported {heavy}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from mlflow.tracking import MlflowClient
 
 from aesweep.config.optimizer import MultiStepSchedule, StepSchedule
 from aesweep.data.config import DigitsConfig
@@ -15,7 +16,8 @@ from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan
 from aesweep.tracking.store import SweepStore
 from aesweep.trainables.autoencoder import apply_lr_schedule
-from aesweep.trainables.checkpoints import find_latest, load_state
+from aesweep.trainables.checkpoint_files import find_latest
+from aesweep.trainables.checkpoints import load_state
 from aesweep.trainables.optimizers import build_optimizer
 from tests.conftest import tiny_spec
 
@@ -108,7 +110,9 @@ def test_scheduled_trial_logs_its_rate_and_checkpoints_it(write_spec, mlflow_uri
     path = write_spec(spec)
     assert main(["run", str(path), "--inline"]) == 0
     store = SweepStore(mlflow_uri, "tiny")
-    (run,) = store.client.search_runs([store.experiment_id], "tags.`aesweep.kind` = 'trial'")
+    (run,) = MlflowClient(tracking_uri=store.uri).search_runs(
+        [store.experiment_id], "tags.`aesweep.kind` = 'trial'"
+    )
     history = store.metric_history(run.info.run_id, "lr")
     assert history == [(1, pytest.approx(0.002)), (2, pytest.approx(0.001)), (3, 0.0005)]
     _, (trial,) = load_plan(path)

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from mlflow.tracking import MlflowClient
 
 from aesweep.sweeps.cli import main
 from aesweep.tracking.store import TAG_TRIAL_ID, SweepStore
@@ -18,7 +19,7 @@ TABLE1 = ("cw_distance", "wae_distance", "rec_error", "cost")
 def _read_back(uri: str) -> tuple[SweepStore, list, list]:
     store = SweepStore(uri, "tiny")
     assert store.experiment_id is not None
-    runs = store.client.search_runs([store.experiment_id])
+    runs = MlflowClient(tracking_uri=store.uri).search_runs([store.experiment_id])
     parents = [r for r in runs if r.data.tags.get("aesweep.kind") == "sweep"]
     children = [r for r in runs if r.data.tags.get("aesweep.kind") == "trial"]
     return store, parents, children
@@ -40,7 +41,9 @@ def _check_records(uri: str, n_parents: int) -> None:
         history = store.metric_history(child.info.run_id, "rec_error")
         assert [step for step, _ in history] == [1]
     assert {c.data.params["optimizer.lr"] for c in children} == {"0.001", "0.0005"}
-    spec_text = store.client.download_artifacts(parents[0].info.run_id, "spec.yaml")
+    spec_text = MlflowClient(tracking_uri=store.uri).download_artifacts(
+        parents[0].info.run_id, "spec.yaml"
+    )
     assert "tiny" in Path(spec_text).read_text()
 
 

@@ -44,8 +44,5 @@ class Generator(nn.Module):
     def sample_noise(self, n: int, *, device: torch.device | None = None) -> torch.Tensor:
         return torch.randn(n, self.latent_dim, device=device or self.param_device())
 
-    def sample(self, n: int) -> torch.Tensor:
-        return self(self.sample_noise(n))
-
     def param_device(self) -> torch.device:
         return next(self.parameters()).device
