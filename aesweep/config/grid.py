@@ -8,8 +8,9 @@ entry is validated with, where each sweepable field takes a scalar or a non-empt
 from __future__ import annotations
 
 import itertools
+import operator
 from functools import cache
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic_core import PydanticUndefined
@@ -43,8 +44,21 @@ def sweepable_fields(cls: type[BaseModel]) -> list[str]:
     ]
 
 
+class GridModel(BaseModel):
+    """Base of the spec-side twins: unknown keys are errors; ``__scalar_model__`` is the config
+    class an entry expands into."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    __scalar_model__: ClassVar[type[BaseModel]]
+
+
+def _annotated(base: Any, *metadata: Any) -> Any:
+    """``Annotated[base, *metadata]``, built at run time (``base`` alone without metadata)."""
+    return operator.getitem(Annotated, (base, *metadata)) if metadata else base
+
+
 @cache
-def grid_model(cls: type[M]) -> type[BaseModel]:
+def grid_model(cls: type[M]) -> type[GridModel]:
     """The spec-side twin of ``cls``: every sweepable field holds a non-empty list."""
     axes = set(sweepable_fields(cls))
     fields: dict[str, Any] = {}
@@ -52,24 +66,20 @@ def grid_model(cls: type[M]) -> type[BaseModel]:
         kwargs: dict[str, Any] = {"alias": info.alias, "description": info.description}
         if name in axes:
             rest = [m for m in info.metadata if m is not SWEEPABLE]
-            element = Annotated[(info.annotation, *rest)] if rest else info.annotation
-            annotation = Annotated[list[element], BeforeValidator(_as_list), Field(min_length=1)]
+            element = _annotated(info.annotation, *rest)
+            values = list.__class_getitem__(element)
+            annotation = _annotated(values, BeforeValidator(_as_list), Field(min_length=1))
             default = PydanticUndefined if info.is_required() else [info.get_default()]
             fields[name] = (annotation, Field(default, **kwargs))
         else:
-            annotation = (
-                Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-            )
+            annotation = _annotated(info.annotation, *info.metadata)
             if info.default_factory is not None:
                 fields[name] = (annotation, Field(default_factory=info.default_factory, **kwargs))
             else:
                 default = PydanticUndefined if info.is_required() else info.default
                 fields[name] = (annotation, Field(default, **kwargs))
-    grid = create_model(  # type: ignore[call-overload]
-        f"{cls.__name__}Grid",
-        __config__=ConfigDict(extra="forbid", populate_by_name=True),
-        __doc__=cls.__doc__,
-        **fields,
+    grid: type[GridModel] = create_model(
+        f"{cls.__name__}Grid", __base__=GridModel, __doc__=cls.__doc__, **fields
     )
     grid.__scalar_model__ = cls
     return grid
@@ -77,7 +87,9 @@ def grid_model(cls: type[M]) -> type[BaseModel]:
 
 def scalar_model(grid: BaseModel) -> type[BaseModel]:
     """The config class a grid entry expands into."""
-    return type(grid).__scalar_model__  # type: ignore[attr-defined]
+    if not isinstance(grid, GridModel):
+        raise TypeError(f"{type(grid).__name__} is not a grid entry (see grid_model)")
+    return grid.__scalar_model__
 
 
 def expand_raw(grid: BaseModel) -> list[dict[str, Any]]:

@@ -32,8 +32,8 @@ def read_image(path: Path, channels: int | None = None) -> torch.Tensor:
 
     with Image.open(path) as image:
         grey = image.mode in GREY_MODES if channels is None else channels == 1
-        image = image.convert("L" if grey else "RGB")
-        pixels = torch.from_numpy(np.array(image, dtype=np.uint8))
+        converted = image.convert("L" if grey else "RGB")
+        pixels = torch.from_numpy(np.array(converted, dtype=np.uint8))
     return pixels.unsqueeze(0) if pixels.dim() == 2 else pixels.permute(2, 0, 1).contiguous()
 
 

@@ -63,7 +63,7 @@ def _weight_slab(g: torch.Tensor, symmetric: bool, block: int, exclude_diagonal:
 
 class _KernelSum(torch.autograd.Function):
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         a: torch.Tensor,
         b: torch.Tensor | None,
@@ -127,11 +127,12 @@ class _KernelSum(torch.autograd.Function):
         with no_autocast(ac.device):
             if g is not None and symmetric:
                 # one symmetric n x n block: both sides of the pair sum give the same gradient
-                ga = torch.addmm(g.sum(1, keepdim=True) * ac, g, ac, alpha=-1.0)
-                return ga.mul_(4.0 * grad_out.to(ga.dtype)), None, None, None, None
+                both = torch.addmm(g.sum(1, keepdim=True) * ac, g, ac, alpha=-1.0)
+                return both.mul_(4.0 * grad_out.to(both.dtype)), None, None, None, None
             if g is not None:
                 scale = 2.0 * grad_out.to(ac.dtype)
-                ga = gb = None
+                ga: torch.Tensor | None = None
+                gb: torch.Tensor | None = None
                 if ctx.needs_input_grad[0]:
                     ga = torch.addmm(g.sum(1, keepdim=True) * ac, g, bc, alpha=-1.0).mul_(scale)
                 if ctx.needs_input_grad[1]:

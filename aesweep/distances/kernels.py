@@ -185,6 +185,7 @@ class BesselI0e(Kernel):
 
 def as_float_tuple(values: float | Sequence[float], name: str) -> tuple[float, ...]:
     """``values`` as a non-empty tuple of floats (a scalar becomes a 1-tuple)."""
+    out: tuple[float, ...]
     if isinstance(values, int | float):
         out = (float(values),)
     elif isinstance(values, torch.Tensor) and values.dim() == 0:

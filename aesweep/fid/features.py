@@ -15,7 +15,7 @@ import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -100,7 +100,8 @@ def _exact_convolutions(device: torch.device) -> Iterator[None]:
     if device.type != "cuda":
         yield
         return
-    conv = torch.backends.cudnn.conv
+    cudnn: Any = torch.backends.cudnn  # its fp32_precision settings (torch >= 2.9) lack stubs
+    conv = cudnn.conv
     before = conv.fp32_precision
     conv.fp32_precision = "ieee"
     try:

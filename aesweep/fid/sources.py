@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import torch
 from pydantic import ValidationError
@@ -39,7 +39,8 @@ class Request:
 
 
 class Source(Protocol):
-    label: str
+    @property
+    def label(self) -> str: ...
 
     def stats(self, request: Request) -> GaussianStats: ...
 
@@ -148,7 +149,7 @@ def parse_source(text: str, *, data_root: str | None = None) -> Source:
         problem = data_cfg.missing()
         if problem is not None:
             raise SourceError(f"{text}: {problem}")
-        return DatasetSplit(data_cfg, split)  # type: ignore[arg-type]
+        return DatasetSplit(data_cfg, cast(FIDSplit, split))
     if path.exists():
         raise SourceError(f"{text}: not a folder of images or a .npz of statistics")
     datasets = ", ".join(f"{n}:test" for n in DATASETS.names())

@@ -62,7 +62,8 @@ class GaussianStats:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(f, mu=self.mu, sigma=self.sigma, n=np.int64(self.n), **meta)
+                arrays: dict[str, Any] = {"mu": self.mu, "sigma": self.sigma, "n": np.int64(self.n)}
+                np.savez(f, **{**arrays, **meta})
             os.replace(tmp, path)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -88,27 +89,28 @@ class MomentAccumulator:
 
     def __init__(self) -> None:
         self.n = 0
-        self._shift: torch.Tensor | None = None
-        self._sum: torch.Tensor | None = None
-        self._outer: torch.Tensor | None = None
+        self._moments: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        """(shift, Σ(x - shift), Σ(x - shift)(x - shift)ᵀ), set by the first update."""
 
     def update(self, features: torch.Tensor) -> None:
         f = features.detach().to(torch.float64)
-        if self._shift is None:
-            self._shift = f.mean(0)
-            self._sum = torch.zeros_like(self._shift)
-            self._outer = torch.zeros(f.shape[1], f.shape[1], dtype=f.dtype, device=f.device)
-        f = f - self._shift
-        self._sum += f.sum(0)
-        self._outer.addmm_(f.T, f)
+        if self._moments is None:
+            shift = f.mean(0)
+            outer = torch.zeros(f.shape[1], f.shape[1], dtype=f.dtype, device=f.device)
+            self._moments = (shift, torch.zeros_like(shift), outer)
+        shift, total, outer = self._moments
+        f = f - shift
+        total += f.sum(0)
+        outer.addmm_(f.T, f)
         self.n += len(f)
 
     def result(self) -> GaussianStats:
-        if self.n < 2 or self._shift is None:
+        if self.n < 2 or self._moments is None:
             raise ValueError(f"FID statistics need at least 2 images, got {self.n}")
-        mean_shifted = self._sum / self.n
-        sigma = (self._outer - self.n * torch.outer(mean_shifted, mean_shifted)) / (self.n - 1)
-        mu = self._shift + mean_shifted
+        shift, total, outer = self._moments
+        mean_shifted = total / self.n
+        sigma = (outer - self.n * torch.outer(mean_shifted, mean_shifted)) / (self.n - 1)
+        mu = shift + mean_shifted
         return GaussianStats(mu.cpu().numpy(), sigma.cpu().numpy(), self.n)
 
 

@@ -85,11 +85,12 @@ class RunningStatistics:
                 continue
             assert mom.mean is not None and mom.m2 is not None
             mean, var = mom.mean, mom.m2 / (mom.count - 1)
-            if m.num_batches_tracked is not None:
-                m.num_batches_tracked.add_(1)
+            tracked = m.num_batches_tracked
+            if tracked is not None:
+                tracked.add_(1)
             factor = m.momentum
-            if factor is None:  # cumulative moving average
-                factor = 1.0 / float(m.num_batches_tracked)
+            if factor is None:  # cumulative moving average (BatchNorm tracks batches then)
+                factor = 1.0 / float(tracked) if tracked is not None else 1.0
             m.running_mean.mul_(1 - factor).add_(mean.to(m.running_mean.dtype), alpha=factor)
             var = var.clamp_min(0).to(m.running_var.dtype)
             m.running_var.mul_(1 - factor).add_(var, alpha=factor)

@@ -11,9 +11,11 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from aesweep.catalog import DATASETS, MODELS, STRATEGIES
 from aesweep.config.optimizer import OptimizerConfig
+from aesweep.config.registry import Registry
 from aesweep.config.trial import TrialConfig
 from aesweep.sweeps.plan import PlanError, plan
 from aesweep.sweeps.spec import SweepSpec
@@ -91,10 +93,17 @@ def _set_path(node: Any, parts: list[str], value: Any) -> str | None:
 
 
 def _entry_class(section: str, entry: Any) -> type[BaseModel] | None:
-    registry = {"models": MODELS, "strategies": STRATEGIES, "data": DATASETS}
+    registry: dict[str, Registry[Any]] = {
+        "models": MODELS,
+        "strategies": STRATEGIES,
+        "data": DATASETS,
+    }
     tag = {"models": "family", "strategies": "kind", "data": "dataset"}[section]
     name = entry.get(tag) if isinstance(entry, dict) else None
-    return registry[section].get(name) if name in registry[section] else None
+    if not isinstance(name, str) or name not in registry[section]:
+        return None
+    cls: type[BaseModel] = registry[section].get(name)
+    return cls
 
 
 def _class_at(loc: tuple[Any, ...], raw: dict[str, Any]) -> type[BaseModel] | None:
@@ -142,7 +151,7 @@ def format_path(loc: tuple[Any, ...], raw: Any) -> str:
     return out or "(top level)"
 
 
-def _message(err: dict[str, Any], raw: dict[str, Any]) -> str:
+def _message(err: ErrorDetails, raw: dict[str, Any]) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":

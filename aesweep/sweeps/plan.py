@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,9 @@ class PlanError(Exception):
         super().__init__("; ".join(map(str, problems)))
 
 
-def _expand_entries(entries: list[BaseModel], section: str) -> tuple[list[Any], list[PlanProblem]]:
+def _expand_entries(
+    entries: Sequence[BaseModel], section: str
+) -> tuple[list[Any], list[PlanProblem]]:
     configs: list[Any] = []
     problems: list[PlanProblem] = []
     for i, entry in enumerate(entries):
@@ -71,7 +74,7 @@ def plan(spec: SweepSpec) -> list[TrialConfig]:
                     "list them in separate specs",
                 )
             )
-    if spec.optimizer.schedule is not None:
+    if optimizers[0].schedule is not None:  # not an axis: the same in every expansion
         for i, m in models:
             if not isinstance(m, AutoencoderConfig):
                 problems.append(

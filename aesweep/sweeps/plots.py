@@ -92,7 +92,7 @@ def lr_series(groups: list[ResultGroup], metric: str) -> list[Series]:
         groups,
         metric,
         x=lambda p: p.lr,
-        split=lambda p: p.lam,
+        split=lambda p: p.lam or 0.0,
         label=lambda row, lam, n: row + (f", λ={lam:g}" if n > 1 else ""),
     )
 

@@ -49,7 +49,7 @@ MOW_WINDOW: dict[str, Callable[[Any], tuple[int, int]]] = {
 """Strategy kind -> MoW's (n, k) of that strategy."""
 
 _MOW_COLUMNS = ("lr", "cw_distance", "wae_distance", "rec_error", "cost", "fid")
-_MOW_MNIST = {
+_MOW_MNIST: dict[tuple[str, str, str], dict[int, tuple[float | None, ...]]] = {
     # (table, family, paper's name): {k: (lr, CWAE dist, WAE dist, rec, cost or None, FID)}
     ("Table 1", "wae_mmd", "WAE"): {
         64: (0.01, 0.026, 0.009, 5.495, None, 48.491),

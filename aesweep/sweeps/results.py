@@ -135,8 +135,8 @@ def result_groups(
         first = members[0]
         points: dict[tuple[float, float | None], GridPoint] = {}
         for t in members:
-            key = (t.optimizer.lr, t.model.latent_weight)
-            point = points.setdefault(key, GridPoint(*key))
+            at = (t.optimizer.lr, t.model.latent_weight)
+            point = points.setdefault(at, GridPoint(*at))
             point.trials.append(t)
             rec = records.get(t.trial_id)
             if rec is None or not rec.finished:

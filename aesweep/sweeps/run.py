@@ -233,7 +233,7 @@ def _run_tune(
     if not ray.is_initialized():
         # Without --address: a new single-node Ray ("local": never an unrelated cluster that
         # happens to run on this machine), without a dashboard.
-        ray.init(address=address or "local", include_dashboard=False, logging_level="WARNING")
+        ray.init(address=address or "local", include_dashboard=False, logging_level=logging.WARNING)
     cluster = ray.cluster_resources()
     gcs = ray.get_runtime_context().gcs_address
     where = f"joined the Ray cluster at {gcs}" if address else f"started a local Ray ({gcs})"

@@ -20,7 +20,7 @@ from aesweep.config.evaluation import (
     ComputeConfig,
     EvaluationConfig,
 )
-from aesweep.config.grid import grid_model
+from aesweep.config.grid import GridModel, grid_model
 from aesweep.config.optimizer import OptimizerConfig
 from aesweep.config.registry import Registry
 from aesweep.strategies.minibatch.config import MinibatchConfig
@@ -42,11 +42,11 @@ def _union(registry: Registry[type[BaseModel]], *, grid: bool, tag: str) -> Any:
     return Annotated[members, Field(discriminator=tag)]
 
 
-if TYPE_CHECKING:
-    ModelEntry = BaseModel
-    StrategyEntry = BaseModel
+if TYPE_CHECKING:  # the type checker sees the bases; pydantic gets the discriminated unions
+    ModelEntry = GridModel
+    StrategyEntry = GridModel
     DataEntry = DataConfig
-    OptimizerGrid = BaseModel
+    OptimizerGrid = GridModel
 else:
     ModelEntry = _union(MODELS, grid=True, tag="family")
     StrategyEntry = _union(STRATEGIES, grid=True, tag="kind")

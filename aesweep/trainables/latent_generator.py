@@ -22,9 +22,9 @@ import time
 
 import torch
 
-from aesweep.config.models import LatentTrickConfig
+from aesweep.config.models import AutoencoderConfig, LatentTrickConfig
 from aesweep.config.trial import TrialConfig
-from aesweep.data.base import TensorDataset
+from aesweep.data.base import TensorDataset, TrainSplit
 from aesweep.distances import cw_distance, silverman_gamma
 from aesweep.models.base import AutoencoderModel
 from aesweep.models.latent_trick.model import LatentGenerator
@@ -48,7 +48,7 @@ TAG_DIVERGED_STAGE = "aesweep.diverged_stage"
 
 
 @torch.no_grad()
-def encode_all(model: AutoencoderModel, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+def encode_all(model: AutoencoderModel, x: TrainSplit, batch_size: int) -> torch.Tensor:
     """The frozen encoder's latents of ``x`` (eval mode: BatchNorm on running statistics)."""
     return torch.cat([model.encode(x[s : s + batch_size]) for s in range(0, len(x), batch_size)])
 
@@ -64,7 +64,7 @@ class LatentTrick:
     """G, its optimiser and the fixed quantities of stage 2 (latents, bandwidths, eval noise)."""
 
     def __init__(self, model: AutoencoderModel, data: TensorDataset, cfg: TrialConfig) -> None:
-        lt = cfg.model.latent_trick
+        lt = cfg.model.latent_trick if isinstance(cfg.model, AutoencoderConfig) else None
         if lt is None:
             raise ValueError("the trial's model has no latent_trick")
         self.model, self.cfg, self.lt = model, cfg, lt
@@ -151,7 +151,7 @@ def finish_samplers(
     """After stage 1: the Latent Trick if the model enables it, then the ``gen_`` metrics
     (step = the last epoch). ``last_eval``: the last stage-1 evaluation (empty when a resumed
     trial had none left to run). False if stage 2 diverged."""
-    if cfg.model.latent_trick is not None:
+    if isinstance(cfg.model, AutoencoderConfig) and cfg.model.latent_trick is not None:
         lt = train_latent_generator(model, data, cfg, run)
         if not all(math.isfinite(v) for v in lt.values()):
             return False

@@ -39,7 +39,10 @@ def same_conv(
     for n in reversed(size):  # ZeroPad2d takes (left, right, top, bottom)
         total = max((same_out(n, stride) - 1) * stride + kernel - n, 0)
         pads += [total // 2, total - total // 2]
-    return nn.Sequential(nn.ZeroPad2d(tuple(pads)), nn.Conv2d(c_in, c_out, kernel, stride))
+    left, right, top, bottom = pads
+    return nn.Sequential(
+        nn.ZeroPad2d((left, right, top, bottom)), nn.Conv2d(c_in, c_out, kernel, stride)
+    )
 
 
 class CenterCrop(nn.Module):

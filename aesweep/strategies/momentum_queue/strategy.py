@@ -35,10 +35,10 @@ def momentum_at(step: int, total_steps: int, base: float) -> float:
 def momentum_update(target: nn.Module, source: nn.Module, m: float) -> None:
     """target ← m target + (1 - m) source for the parameters; buffers (BatchNorm statistics)
     are copied from ``source``."""
-    for t, s in zip(target.parameters(), source.parameters(), strict=True):
-        t.mul_(m).add_(s.detach(), alpha=1.0 - m)
-    for t, s in zip(target.buffers(), source.buffers(), strict=True):
-        t.copy_(s)
+    for p_t, p_s in zip(target.parameters(), source.parameters(), strict=True):
+        p_t.mul_(m).add_(p_s.detach(), alpha=1.0 - m)
+    for b_t, b_s in zip(target.buffers(), source.buffers(), strict=True):
+        b_t.copy_(b_s)
 
 
 class MomentumQueue(Strategy):
