@@ -7,7 +7,7 @@ STAMP := $(VENV)/.aesweep-installed
 export RAY_AUTH_MODE ?= disabled
 export RAY_USAGE_STATS_ENABLED ?= 0
 
-.PHONY: demo test lint install clean
+.PHONY: demo test test-fast checks lint install clean
 
 install: $(STAMP)
 
@@ -35,10 +35,19 @@ demo: $(STAMP)
 	@echo
 	@echo "Browse every trial's metrics and images:  $(BIN)/aesweep ui specs/quickstart.yaml"
 
-test: $(STAMP)
+# The house rules: lint, the import contracts (layers) and the type checker.
+checks: $(STAMP)
 	$(BIN)/ruff check aesweep tests benchmarks
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
+
+test: checks
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
+
+# Quick iteration: the checks and every test but the Ray, FID, kill and slow ones.
+test-fast: checks
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not ray and not fid and not kill and not slow" tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check aesweep tests benchmarks

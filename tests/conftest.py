@@ -66,3 +66,18 @@ def tiny_spec(mlflow_uri: str, storage: Path, **overrides: object) -> dict:
     }
     spec.update(overrides)
     return spec
+
+
+# Markers, applied by what a test uses so that they stay consistent (``make test-fast`` skips
+# ray, slow, fid and kill tests; ``make test`` runs everything):
+RAY_FIXTURES = {"ray_session"}
+FID_FIXTURES = {"fid_extractor", "fid_reference", "sample_sets", "sample_fids"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & RAY_FIXTURES:
+            item.add_marker(pytest.mark.ray)
+        if used & FID_FIXTURES:
+            item.add_marker(pytest.mark.fid)

@@ -16,3 +16,11 @@ def build_model(cfg: ModelConfig, data: TensorDataset) -> nn.Module:
     if isinstance(model, AutoencoderModel):
         model.bind_data(data)
     return model
+
+
+def build_autoencoder(cfg: ModelConfig, data: TensorDataset) -> AutoencoderModel:
+    """A stage-1 family's :class:`AutoencoderModel` (raises for a family that is not one)."""
+    model = build_model(cfg, data)
+    if not isinstance(model, AutoencoderModel):
+        raise TypeError(f"{cfg.family} is not an autoencoder family")
+    return model

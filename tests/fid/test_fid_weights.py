@@ -103,6 +103,7 @@ class _NvidiaStyle(torch.nn.Module):
         return features if return_features else features[:, :1008]
 
 
+@pytest.mark.fid
 def test_both_torchscript_formats_give_the_same_features(
     fid_extractor,
     fid_data_cfg,

@@ -17,6 +17,8 @@ from aesweep.sweeps.cli import main
 from aesweep.tracking.store import TAG_TRIAL_ID, SweepStore
 from tests.conftest import tiny_spec
 
+pytestmark = pytest.mark.kill
+
 EPOCHS = 25
 
 

@@ -53,3 +53,14 @@ def test_the_sweep_driver_imports_neither_torch_nor_ray() -> None:
     line = [ln for ln in done.stdout.splitlines() if ln.startswith("HEAVY=")][-1]
     heavy = set(line.removeprefix("HEAVY=").split(","))
     assert not heavy & {"torch", "ray"}, f"importing aesweep.sweeps.run imported {heavy}"
+
+
+def test_status_reads_mlflow_without_torch_or_ray(tmp_path) -> None:
+    """``status`` reads the tracking store (MLflow) and nothing heavier."""
+    spec = tmp_path / "spec.yaml"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    text = (REPO / "specs" / "quickstart.yaml").read_text()
+    spec.write_text(text.replace('"sqlite:///mlflow.db"', f'"{uri}"'))
+    code, heavy = _heavy_modules("status", str(spec))
+    assert code == 0
+    assert not set(heavy.split(",")) & {"torch", "ray", "sklearn"}, f"status imported {heavy}"
