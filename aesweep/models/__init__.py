@@ -1,5 +1,5 @@
 """Model families (objective + networks), one folder each with a validated config beside it.
 
 Importing this package imports no torch: configs live in ``<family>/config.py``, the networks
-and objectives in ``<family>/model.py``, loaded through :mod:`aesweep.models.catalog`.
+and objectives in ``<family>/model.py``, found through :mod:`aesweep.catalog`.
 """
