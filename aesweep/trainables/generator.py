@@ -4,7 +4,8 @@ noise N(0, I) -> G -> samples, trained with ``mean_l W_p^p`` against real sample
 ``minibatch`` (n generated vs n real per step) or ``run_sort_rerun`` (b vs b, chunks of m).
 BatchNorm runs on running statistics (updated once per step), as in the authors' toy. Every
 evaluation logs ``w1_to_target`` (1-D Wasserstein distance of generated samples to the test
-split) and, for 1-D data, a histogram of generated vs target samples as a PNG. Divergence,
+split) and, for 1-D data, a histogram of generated vs target samples as a PNG. The steps are
+each strategy's ``generator`` role (``aesweep/strategies/<kind>/generator.py``). Divergence,
 checkpoints and records as in :mod:`aesweep.trainables.autoencoder`.
 """
 
@@ -14,29 +15,17 @@ import io
 import math
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 
-from aesweep.config.registry import Registry
-from aesweep.config.strategies import StrategyConfig
 from aesweep.config.trial import TrialConfig, TrialPayload
-from aesweep.data.base import TrainSplit
 from aesweep.data.loading import load_dataset
 from aesweep.distances import random_directions, sliced_wasserstein, wasserstein_1d
 from aesweep.models.generator.config import GeneratorConfig
 from aesweep.models.generator.model import Generator
 from aesweep.models.loading import build_model
-from aesweep.strategies.base import StepSums
-from aesweep.strategies.minibatch.config import MinibatchConfig
-from aesweep.strategies.run_sort_rerun.config import RunSortReRunConfig
-from aesweep.strategies.run_sort_rerun.strategy import (
-    next_directions,
-    rerun_pass,
-    run_pass,
-    sort_targets,
-)
-from aesweep.strategies.running_stats import RunningStatistics
+from aesweep.strategies.base import GeneratorStrategy
+from aesweep.strategies.loading import build_generator_strategy
 from aesweep.tracking.store import TrialRun
 from aesweep.trainables.checkpoints import (
     load_state,
@@ -48,107 +37,6 @@ from aesweep.trainables.reporting import Reporter
 
 LR_MIN = 1e-7  # the authors' CosineAnnealingLR eta_min
 EVAL_SEED = 0
-
-
-class GeneratorStep:
-    """One optimiser step of a generator under one strategy (state goes in checkpoints)."""
-
-    def __init__(self, cfg: StrategyConfig, model: GeneratorConfig, dim: int) -> None:
-        self.cfg, self.model_cfg, self.dim = cfg, model, dim
-
-    def __call__(
-        self,
-        gen: Generator,
-        optimizer: torch.optim.Optimizer,
-        train: TrainSplit,
-        stats: RunningStatistics,
-    ) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        return None
-
-
-GENERATOR_STEPS: Registry[type[GeneratorStep]] = Registry("generator step")
-"""Strategy kind -> how a generator takes one step under it (the kinds ``sliced_data`` allows)."""
-
-
-def real_sample(train: TrainSplit, n: int) -> torch.Tensor:
-    """n training samples drawn with replacement (the toy samples the target afresh)."""
-    return train[torch.randint(len(train), (n,), device=train.device)]
-
-
-@GENERATOR_STEPS.register("minibatch")
-class MinibatchStep(GeneratorStep):
-    """n generated vs n real samples; θ = 1 for 1-D data, else fresh random directions."""
-
-    cfg: MinibatchConfig
-
-    def __call__(self, gen, optimizer, train, stats):  # type: ignore[no-untyped-def]
-        n = self.cfg.batch_size
-        noise, real = gen.sample_noise(n), real_sample(train, n)
-        if self.dim == 1:
-            theta = torch.ones(1, 1, device=real.device)
-        else:
-            theta = random_directions(self.model_cfg.projections, self.dim, device=real.device)
-        with stats.collecting():
-            fake = gen(noise)
-        loss = sliced_wasserstein(
-            fake.flatten(1), real.flatten(1), projections=theta, p=self.model_cfg.power
-        )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        stats.update()
-        return {"loss": loss.detach()}
-
-
-@GENERATOR_STEPS.register("run_sort_rerun")
-class RunSortReRunStep(GeneratorStep):
-    """b generated vs b real samples, run and rerun in chunks of m (RSR Algorithms 1, 2)."""
-
-    cfg: RunSortReRunConfig
-
-    def __init__(self, cfg: StrategyConfig, model: GeneratorConfig, dim: int) -> None:
-        super().__init__(cfg, model, dim)
-        self.directions: torch.Tensor | None = None
-
-    def __call__(self, gen, optimizer, train, stats):  # type: ignore[no-untyped-def]
-        cfg, power = self.cfg, self.model_cfg.power
-        device = train.device
-        store = torch.device("cpu") if cfg.store == "cpu" else device
-        noise = gen.sample_noise(cfg.effective_batch)
-        real = real_sample(train, cfg.effective_batch).flatten(1).to(store)
-        with stats.collecting():
-            fake = run_pass(gen, noise, cfg.chunk, store)
-        if self.directions is None:
-            self.directions = random_directions(cfg.projections, self.dim, device=store)
-        directions = self.directions.to(store)
-        matched, per_direction = sort_targets(fake, real, directions, power)
-        optimizer.zero_grad(set_to_none=True)
-        with stats.frozen():
-            rerun_pass(
-                lambda inputs, rows: (gen(inputs), None),
-                noise,
-                matched,
-                directions.to(device),
-                cfg.chunk,
-                power=power,
-            )
-        optimizer.step()
-        stats.update()
-        self.directions = next_directions(directions, per_direction, cfg.keep, real, fake)
-        return {"loss": per_direction.mean().to(device)}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {} if self.directions is None else {"directions": self.directions.cpu()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if "directions" in state:
-            self.directions = state["directions"]
 
 
 @torch.no_grad()
@@ -205,9 +93,10 @@ class GeneratorState:
         gen: Generator,
         optimizer: torch.optim.Optimizer,
         scheduler: torch.optim.lr_scheduler.LRScheduler | None,
-        step: GeneratorStep,
+        strategy: GeneratorStrategy,
     ) -> None:
-        self.gen, self.optimizer, self.scheduler, self.step = gen, optimizer, scheduler, step
+        self.gen, self.optimizer, self.scheduler = gen, optimizer, scheduler
+        self.strategy = strategy
 
     def save(self, folder: Path, epoch: int) -> None:
         state = {
@@ -215,7 +104,7 @@ class GeneratorState:
             "model": self.gen.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else {},
-            "strategy": self.step.state_dict(),
+            "strategy": self.strategy.state_dict(),
         }
         save_state(folder, state)
 
@@ -225,7 +114,7 @@ class GeneratorState:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
-        self.step.load_state_dict(state["strategy"])
+        self.strategy.load_state_dict(state["strategy"])
         return int(state["epoch"])
 
 
@@ -251,28 +140,27 @@ def train_generator(
     data = load_dataset(cfg.data).to(device)
     gen: Generator = build_model(cfg.model, data).to(device)  # type: ignore[assignment]
     optimizer = build_optimizer(cfg.optimizer, gen.parameters())
-    iterations = cfg.model.iterations_per_epoch
     scheduler = (
         torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=cfg.epochs * iterations, eta_min=LR_MIN
+            optimizer, T_max=cfg.epochs * cfg.model.iterations_per_epoch, eta_min=LR_MIN
         )
         if cfg.model.cosine_annealing
         else None
     )
-    dim = data.train[0].numel()
-    step = GENERATOR_STEPS.get(cfg.strategy.kind)(cfg.strategy, cfg.model, dim)
-    state = GeneratorState(gen, optimizer, scheduler, step)
-    stats = RunningStatistics(gen)
+    strategy = build_generator_strategy(
+        cfg.strategy,
+        gen,
+        data.train,
+        epochs=cfg.epochs,
+        after_step=None if scheduler is None else scheduler.step,
+    )
+    state = GeneratorState(gen, optimizer, scheduler, strategy)
 
     start_epoch, logged_up_to = resume(state, reporter, payload, run)
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
         gen.train()
-        sums = StepSums()
-        for _ in range(iterations):
-            sums.add(step(gen, optimizer, data.train, stats))
-            if scheduler is not None:
-                scheduler.step()
+        sums = strategy.train_epoch(gen, optimizer, data.train, epoch)
         metrics = sums.means()
         metrics["epoch_seconds"] = time.perf_counter() - t0
         metrics["lr"] = optimizer.param_groups[0]["lr"]
