@@ -5,16 +5,15 @@ noise N(0, I) -> G -> samples, trained with ``mean_l W_p^p`` against real sample
 BatchNorm runs on running statistics (updated once per step), as in the authors' toy. Every
 evaluation logs ``w1_to_target`` (1-D Wasserstein distance of generated samples to the test
 split) and, for 1-D data, a histogram of generated vs target samples as a PNG. The steps are
-each strategy's ``generator`` role (``aesweep/strategies/<kind>/generator.py``). Divergence,
-checkpoints and records as in :mod:`aesweep.trainables.autoencoder`.
+each strategy's ``generator`` role (``aesweep/strategies/<kind>/generator.py``); the epoch
+loop, divergence, checkpoints and records are the autoencoders' (:mod:`.epochs`, :mod:`.state`).
 """
 
 from __future__ import annotations
 
 import io
 import math
-import time
-from pathlib import Path
+from functools import partial
 
 import torch
 
@@ -24,16 +23,12 @@ from aesweep.distances import random_directions, sliced_wasserstein, wasserstein
 from aesweep.models.generator.config import GeneratorConfig
 from aesweep.models.generator.model import Generator
 from aesweep.models.loading import build_model
-from aesweep.strategies.base import GeneratorStrategy
 from aesweep.strategies.loading import build_generator_strategy
 from aesweep.tracking.store import TrialRun
-from aesweep.trainables.checkpoints import (
-    load_state,
-    save_state,
-)
-from aesweep.trainables.epochs import all_finite, evaluation_due, record_epoch, resume
+from aesweep.trainables.epochs import train_epochs
 from aesweep.trainables.optimizers import build_optimizer, pick_device
 from aesweep.trainables.reporting import Reporter
+from aesweep.trainables.state import TrialState
 
 LR_MIN = 1e-7  # the authors' CosineAnnealingLR eta_min
 EVAL_SEED = 0
@@ -85,39 +80,6 @@ def histogram_png(fake: torch.Tensor, target: torch.Tensor, title: str) -> bytes
     return buf.getvalue()
 
 
-class GeneratorState:
-    """Everything a generator checkpoint holds: network, optimiser, lr schedule, step state, RNG."""
-
-    def __init__(
-        self,
-        gen: Generator,
-        optimizer: torch.optim.Optimizer,
-        scheduler: torch.optim.lr_scheduler.LRScheduler | None,
-        strategy: GeneratorStrategy,
-    ) -> None:
-        self.gen, self.optimizer, self.scheduler = gen, optimizer, scheduler
-        self.strategy = strategy
-
-    def save(self, folder: Path, epoch: int) -> None:
-        state = {
-            "epoch": epoch,
-            "model": self.gen.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler else {},
-            "strategy": self.strategy.state_dict(),
-        }
-        save_state(folder, state)
-
-    def load(self, folder: Path) -> int:
-        state = load_state(folder)
-        self.gen.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        self.strategy.load_state_dict(state["strategy"])
-        return int(state["epoch"])
-
-
 def evaluate_generator(
     gen: Generator, test: torch.Tensor, cfg: GeneratorConfig, run: TrialRun, epoch: int
 ) -> dict[str, float]:
@@ -140,9 +102,10 @@ def train_generator(
     data = load_dataset(cfg.data).to(device)
     gen: Generator = build_model(cfg.model, data).to(device)  # type: ignore[assignment]
     optimizer = build_optimizer(cfg.optimizer, gen.parameters())
+    iterations = cfg.model.iterations_per_epoch
     scheduler = (
         torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=cfg.epochs * cfg.model.iterations_per_epoch, eta_min=LR_MIN
+            optimizer, T_max=cfg.epochs * iterations, eta_min=LR_MIN
         )
         if cfg.model.cosine_annealing
         else None
@@ -154,34 +117,14 @@ def train_generator(
         epochs=cfg.epochs,
         after_step=None if scheduler is None else scheduler.step,
     )
-    state = GeneratorState(gen, optimizer, scheduler, strategy)
-
-    start_epoch, logged_up_to = resume(state, reporter, payload, run)
-    for epoch in range(start_epoch + 1, cfg.epochs + 1):
-        t0 = time.perf_counter()
-        gen.train()
-        sums = strategy.train_epoch(gen, optimizer, data.train, epoch)
-        metrics = sums.means()
-        metrics["epoch_seconds"] = time.perf_counter() - t0
-        metrics["lr"] = optimizer.param_groups[0]["lr"]
-        diverged = sums.diverged()
-        evaluated = not diverged and evaluation_due(cfg, epoch)
-        if evaluated:
-            t1 = time.perf_counter()
-            metrics.update(evaluate_generator(gen, data.test, cfg.model, run, epoch))
-            metrics["eval_seconds"] = time.perf_counter() - t1
-            diverged = not all_finite(metrics)
-        if not record_epoch(
-            cfg,
-            epoch,
-            metrics,
-            diverged=diverged,
-            evaluated=evaluated,
-            state=state,
-            run=run,
-            reporter=reporter,
-            logged_up_to=logged_up_to,
-        ):
-            return "diverged"
-    run.finish("finished")
-    return "finished"
+    state = TrialState(gen, optimizer, strategy, scheduler)
+    return train_epochs(
+        cfg,
+        state,
+        data.train,
+        payload=payload,
+        reporter=reporter,
+        run=run,
+        evaluate=partial(evaluate_generator, gen, data.test, cfg.model, run),
+        log_lr=True,
+    )
