@@ -2,12 +2,14 @@
 
 The strategy owns the step loop because it decides what one step is (n images, k fresh
 latents plus a buffer, b/m chunks with a rerun). It never synchronises with the host: sums
-stay tensors until the trainable reads them once per epoch.
+stay tensors until the trainable reads them once per epoch. :class:`Strategy` trains an
+autoencoder (a strategy's default role); :class:`GeneratorStrategy` the data-space generator
+(its ``generator`` role), with the same interface.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -15,6 +17,8 @@ import torch
 from aesweep.data.base import TrainSplit
 from aesweep.data.streaming import StreamingImages
 from aesweep.models.base import AutoencoderModel, LatentSet
+from aesweep.models.generator.model import Generator
+from aesweep.strategies.running_stats import RunningStatistics
 
 
 class StepSums:
@@ -110,3 +114,58 @@ def optimizer_step(
     optimizer.step()
     parts.update(model.after_step(x, z.detach()))
     return parts
+
+
+def real_sample(train: TrainSplit, n: int) -> torch.Tensor:
+    """n training samples drawn with replacement (the toy samples the target afresh)."""
+    return train[torch.randint(len(train), (n,), device=train.device)]
+
+
+class GeneratorStrategy:
+    """Base class of a strategy's ``generator`` role: how the data-space generator trains
+    under it. An epoch is the family's ``iterations_per_epoch`` optimiser steps (no pass over
+    a dataset); subclasses implement :meth:`step`. BatchNorm runs on running statistics
+    (updated once per step, as in the authors' toy). ``after_step`` runs after every
+    optimiser step (the family's per-step cosine lr schedule)."""
+
+    def __init__(
+        self,
+        cfg: Any,
+        model: Generator,
+        train: TrainSplit,
+        *,
+        epochs: int | None = None,
+        after_step: Callable[[], object] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.epochs = epochs
+        self.model_cfg = model.cfg
+        self.dim = train[0].numel()
+        self.stats = RunningStatistics(model)
+        self.after_step = after_step
+
+    def train_epoch(
+        self,
+        model: Generator,
+        optimizer: torch.optim.Optimizer,
+        train: TrainSplit,
+        epoch: int,
+    ) -> StepSums:
+        sums = StepSums()
+        for _ in range(self.model_cfg.iterations_per_epoch):
+            sums.add(self.step(model, optimizer, train))
+            if self.after_step is not None:
+                self.after_step()
+        return sums
+
+    def step(
+        self, gen: Generator, optimizer: torch.optim.Optimizer, train: TrainSplit
+    ) -> dict[str, torch.Tensor]:
+        """One optimiser step; its parts (at least ``loss``) as device tensors."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None

@@ -1,5 +1,8 @@
-"""What every trainable does around its epochs: resume from a checkpoint, decide when to
-evaluate, and after each epoch log, checkpoint and report it, or end the trial as diverged.
+"""The epoch loop every trainable runs (:func:`train_epochs`): resume from a checkpoint, then
+per epoch the lr schedule, the strategy's epoch, its metrics, divergence, the evaluation when
+due, and logging, checkpointing and reporting it (:func:`record_epoch`), or the end of the
+trial as diverged. The families pass what differs: how to evaluate, what to log after an
+evaluated epoch, what runs after the last epoch.
 
 One place for the rules that keep work safe (DESIGN: nothing finished is lost or recomputed):
 a resumed trial logs only epochs past what its run already holds; a non-finite loss or metric
@@ -9,17 +12,26 @@ and checkpointed.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
+import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+import torch
+from torch import nn
 
 from aesweep.config.trial import TrialConfig, TrialPayload
+from aesweep.data.base import TrainSplit
+from aesweep.models.base import AutoencoderModel
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
 from aesweep.trainables.checkpoint_files import write_meta
 from aesweep.trainables.checkpoints import restore_folder
 from aesweep.trainables.reporting import Reporter
+from aesweep.trainables.state import TrialState
 
 
 class TrialStateLike(Protocol):
@@ -83,3 +95,86 @@ def record_epoch(
     elif evaluated:
         reporter.report({**metrics, "diverged": 0.0})
     return True
+
+
+def apply_lr_schedule(
+    cfg: TrialConfig, optimizer: torch.optim.Optimizer, model: nn.Module, epoch: int
+) -> float | None:
+    """Set this epoch's rates from ``optimizer.schedule``: the model's, and those of
+    optimisers an autoencoder family owns (WAE-GAN's discriminator), by the same factor.
+    Returns the model's rate (None without a schedule)."""
+    if cfg.optimizer.schedule is None:
+        return None
+    factor = cfg.optimizer.schedule.factor(epoch)
+    for group in optimizer.param_groups:
+        group["lr"] = cfg.optimizer.lr * factor
+    if isinstance(model, AutoencoderModel):
+        model.scale_extra_lr(factor)
+    return cfg.optimizer.lr * factor
+
+
+def train_epochs(
+    cfg: TrialConfig,
+    state: TrialState,
+    train: TrainSplit,
+    *,
+    payload: TrialPayload,
+    reporter: Reporter,
+    run: TrialRun,
+    evaluate: Callable[[int], dict[str, float]],
+    on_logged: Callable[[int], None] | None = None,
+    after_last: Callable[[dict[str, float]], bool] | None = None,
+    autocast: contextlib.AbstractContextManager[Any] | None = None,
+    log_lr: bool = False,
+) -> str:
+    """Resume, then train ``state`` on ``train`` for the epochs left; returns ``finished`` or
+    ``diverged`` (the run is finished either way).
+
+    ``evaluate(epoch)``: the family's evaluation metrics (timed as ``eval_seconds``; every
+    ``evaluation.every`` epochs and the last). ``on_logged(epoch)``: after an evaluated epoch
+    is logged (image grids). ``after_last(last_eval)``: after the last epoch, with the last
+    evaluation's metrics (empty when a resumed trial had none left to run); False ends the
+    trial as diverged (it has finished the run itself, with its own tags). ``autocast``: the
+    context of every training epoch (mixed precision). ``lr`` is logged each epoch when
+    ``optimizer.schedule`` sets it, or, with ``log_lr``, as the optimiser's rate after the
+    epoch (the generator family's per-step cosine schedule)."""
+    start_epoch, logged_up_to = resume(state, reporter, payload, run)
+    model, optimizer, strategy = state.model, state.optimizer, state.strategy
+    last_eval: dict[str, float] = {}
+    for epoch in range(start_epoch + 1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        lr = apply_lr_schedule(cfg, optimizer, model, epoch)
+        model.train()
+        with autocast if autocast is not None else contextlib.nullcontext():
+            sums = strategy.train_epoch(model, optimizer, train, epoch)
+        metrics = sums.means()
+        metrics["epoch_seconds"] = time.perf_counter() - t0
+        if lr is None and log_lr:
+            lr = optimizer.param_groups[0]["lr"]
+        if lr is not None:
+            metrics["lr"] = lr
+        diverged = sums.diverged()
+        evaluated = not diverged and evaluation_due(cfg, epoch)
+        if evaluated:
+            t1 = time.perf_counter()
+            metrics.update(evaluate(epoch))
+            metrics["eval_seconds"] = time.perf_counter() - t1
+            diverged = not all_finite(metrics)
+            last_eval = metrics
+        if not record_epoch(
+            cfg,
+            epoch,
+            metrics,
+            diverged=diverged,
+            evaluated=evaluated,
+            state=state,
+            run=run,
+            reporter=reporter,
+            logged_up_to=logged_up_to,
+            on_logged=None if on_logged is None else partial(on_logged, epoch),
+        ):
+            return "diverged"
+    if after_last is not None and not after_last(last_eval):
+        return "diverged"
+    run.finish("finished")
+    return "finished"

@@ -4,151 +4,34 @@ noise N(0, I) -> G -> samples, trained with ``mean_l W_p^p`` against real sample
 ``minibatch`` (n generated vs n real per step) or ``run_sort_rerun`` (b vs b, chunks of m).
 BatchNorm runs on running statistics (updated once per step), as in the authors' toy. Every
 evaluation logs ``w1_to_target`` (1-D Wasserstein distance of generated samples to the test
-split) and, for 1-D data, a histogram of generated vs target samples as a PNG. Divergence,
-checkpoints and records as in :mod:`aesweep.trainables.autoencoder`.
+split) and, for 1-D data, a histogram of generated vs target samples as a PNG. The steps are
+each strategy's ``generator`` role (``aesweep/strategies/<kind>/generator.py``); the epoch
+loop, divergence, checkpoints and records are the autoencoders' (:mod:`.epochs`, :mod:`.state`).
 """
 
 from __future__ import annotations
 
 import io
 import math
-import time
-from pathlib import Path
-from typing import Any
+from functools import partial
 
 import torch
 
-from aesweep.config.registry import Registry
-from aesweep.config.strategies import StrategyConfig
 from aesweep.config.trial import TrialConfig, TrialPayload
-from aesweep.data.base import TrainSplit
 from aesweep.data.loading import load_dataset
 from aesweep.distances import random_directions, sliced_wasserstein, wasserstein_1d
 from aesweep.models.generator.config import GeneratorConfig
 from aesweep.models.generator.model import Generator
 from aesweep.models.loading import build_model
-from aesweep.strategies.base import StepSums
-from aesweep.strategies.minibatch.config import MinibatchConfig
-from aesweep.strategies.run_sort_rerun.config import RunSortReRunConfig
-from aesweep.strategies.run_sort_rerun.strategy import (
-    next_directions,
-    rerun_pass,
-    run_pass,
-    sort_targets,
-)
-from aesweep.strategies.running_stats import RunningStatistics
+from aesweep.strategies.loading import build_generator_strategy
 from aesweep.tracking.store import TrialRun
-from aesweep.trainables.checkpoints import (
-    load_state,
-    save_state,
-)
-from aesweep.trainables.epochs import all_finite, evaluation_due, record_epoch, resume
+from aesweep.trainables.epochs import train_epochs
 from aesweep.trainables.optimizers import build_optimizer, pick_device
 from aesweep.trainables.reporting import Reporter
+from aesweep.trainables.state import TrialState
 
 LR_MIN = 1e-7  # the authors' CosineAnnealingLR eta_min
 EVAL_SEED = 0
-
-
-class GeneratorStep:
-    """One optimiser step of a generator under one strategy (state goes in checkpoints)."""
-
-    def __init__(self, cfg: StrategyConfig, model: GeneratorConfig, dim: int) -> None:
-        self.cfg, self.model_cfg, self.dim = cfg, model, dim
-
-    def __call__(
-        self,
-        gen: Generator,
-        optimizer: torch.optim.Optimizer,
-        train: TrainSplit,
-        stats: RunningStatistics,
-    ) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        return None
-
-
-GENERATOR_STEPS: Registry[type[GeneratorStep]] = Registry("generator step")
-"""Strategy kind -> how a generator takes one step under it (the kinds ``sliced_data`` allows)."""
-
-
-def real_sample(train: TrainSplit, n: int) -> torch.Tensor:
-    """n training samples drawn with replacement (the toy samples the target afresh)."""
-    return train[torch.randint(len(train), (n,), device=train.device)]
-
-
-@GENERATOR_STEPS.register("minibatch")
-class MinibatchStep(GeneratorStep):
-    """n generated vs n real samples; θ = 1 for 1-D data, else fresh random directions."""
-
-    cfg: MinibatchConfig
-
-    def __call__(self, gen, optimizer, train, stats):  # type: ignore[no-untyped-def]
-        n = self.cfg.batch_size
-        noise, real = gen.sample_noise(n), real_sample(train, n)
-        if self.dim == 1:
-            theta = torch.ones(1, 1, device=real.device)
-        else:
-            theta = random_directions(self.model_cfg.projections, self.dim, device=real.device)
-        with stats.collecting():
-            fake = gen(noise)
-        loss = sliced_wasserstein(
-            fake.flatten(1), real.flatten(1), projections=theta, p=self.model_cfg.power
-        )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        stats.update()
-        return {"loss": loss.detach()}
-
-
-@GENERATOR_STEPS.register("run_sort_rerun")
-class RunSortReRunStep(GeneratorStep):
-    """b generated vs b real samples, run and rerun in chunks of m (RSR Algorithms 1, 2)."""
-
-    cfg: RunSortReRunConfig
-
-    def __init__(self, cfg: StrategyConfig, model: GeneratorConfig, dim: int) -> None:
-        super().__init__(cfg, model, dim)
-        self.directions: torch.Tensor | None = None
-
-    def __call__(self, gen, optimizer, train, stats):  # type: ignore[no-untyped-def]
-        cfg, power = self.cfg, self.model_cfg.power
-        device = train.device
-        store = torch.device("cpu") if cfg.store == "cpu" else device
-        noise = gen.sample_noise(cfg.effective_batch)
-        real = real_sample(train, cfg.effective_batch).flatten(1).to(store)
-        with stats.collecting():
-            fake = run_pass(gen, noise, cfg.chunk, store)
-        if self.directions is None:
-            self.directions = random_directions(cfg.projections, self.dim, device=store)
-        directions = self.directions.to(store)
-        matched, per_direction = sort_targets(fake, real, directions, power)
-        optimizer.zero_grad(set_to_none=True)
-        with stats.frozen():
-            rerun_pass(
-                lambda inputs, rows: (gen(inputs), None),
-                noise,
-                matched,
-                directions.to(device),
-                cfg.chunk,
-                power=power,
-            )
-        optimizer.step()
-        stats.update()
-        self.directions = next_directions(directions, per_direction, cfg.keep, real, fake)
-        return {"loss": per_direction.mean().to(device)}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {} if self.directions is None else {"directions": self.directions.cpu()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if "directions" in state:
-            self.directions = state["directions"]
 
 
 @torch.no_grad()
@@ -185,7 +68,7 @@ def histogram_png(fake: torch.Tensor, target: torch.Tensor, title: str) -> bytes
     f, t = fake.flatten().cpu().numpy(), target.flatten().cpu().numpy()
     lo, hi = min(f.min(), t.min()), max(f.max(), t.max())
     pad = 0.05 * (hi - lo) + 1e-6
-    bins = torch.linspace(float(lo - pad), float(hi + pad), 101).numpy()
+    bins = torch.linspace(float(lo - pad), float(hi + pad), 101).tolist()
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
     ax.hist(t, bins=bins, density=True, alpha=0.5, label="target (test split)")
     ax.hist(f, bins=bins, density=True, alpha=0.5, label="generated")
@@ -195,38 +78,6 @@ def histogram_png(fake: torch.Tensor, target: torch.Tensor, title: str) -> bytes
     fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
-
-
-class GeneratorState:
-    """Everything a generator checkpoint holds: network, optimiser, lr schedule, step state, RNG."""
-
-    def __init__(
-        self,
-        gen: Generator,
-        optimizer: torch.optim.Optimizer,
-        scheduler: torch.optim.lr_scheduler.LRScheduler | None,
-        step: GeneratorStep,
-    ) -> None:
-        self.gen, self.optimizer, self.scheduler, self.step = gen, optimizer, scheduler, step
-
-    def save(self, folder: Path, epoch: int) -> None:
-        state = {
-            "epoch": epoch,
-            "model": self.gen.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler else {},
-            "strategy": self.step.state_dict(),
-        }
-        save_state(folder, state)
-
-    def load(self, folder: Path) -> int:
-        state = load_state(folder)
-        self.gen.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        self.step.load_state_dict(state["strategy"])
-        return int(state["epoch"])
 
 
 def evaluate_generator(
@@ -249,7 +100,10 @@ def train_generator(
     torch.manual_seed(cfg.seed)
     device = pick_device(payload.use_gpu)
     data = load_dataset(cfg.data).to(device)
-    gen: Generator = build_model(cfg.model, data).to(device)  # type: ignore[assignment]
+    built = build_model(cfg.model, data)
+    if not isinstance(built, Generator):
+        raise TypeError(f"{cfg.model.family} is not the data-space generator family")
+    gen = built.to(device)
     optimizer = build_optimizer(cfg.optimizer, gen.parameters())
     iterations = cfg.model.iterations_per_epoch
     scheduler = (
@@ -259,41 +113,21 @@ def train_generator(
         if cfg.model.cosine_annealing
         else None
     )
-    dim = data.train[0].numel()
-    step = GENERATOR_STEPS.get(cfg.strategy.kind)(cfg.strategy, cfg.model, dim)
-    state = GeneratorState(gen, optimizer, scheduler, step)
-    stats = RunningStatistics(gen)
-
-    start_epoch, logged_up_to = resume(state, reporter, payload, run)
-    for epoch in range(start_epoch + 1, cfg.epochs + 1):
-        t0 = time.perf_counter()
-        gen.train()
-        sums = StepSums()
-        for _ in range(iterations):
-            sums.add(step(gen, optimizer, data.train, stats))
-            if scheduler is not None:
-                scheduler.step()
-        metrics = sums.means()
-        metrics["epoch_seconds"] = time.perf_counter() - t0
-        metrics["lr"] = optimizer.param_groups[0]["lr"]
-        diverged = sums.diverged()
-        evaluated = not diverged and evaluation_due(cfg, epoch)
-        if evaluated:
-            t1 = time.perf_counter()
-            metrics.update(evaluate_generator(gen, data.test, cfg.model, run, epoch))
-            metrics["eval_seconds"] = time.perf_counter() - t1
-            diverged = not all_finite(metrics)
-        if not record_epoch(
-            cfg,
-            epoch,
-            metrics,
-            diverged=diverged,
-            evaluated=evaluated,
-            state=state,
-            run=run,
-            reporter=reporter,
-            logged_up_to=logged_up_to,
-        ):
-            return "diverged"
-    run.finish("finished")
-    return "finished"
+    strategy = build_generator_strategy(
+        cfg.strategy,
+        gen,
+        data.train,
+        epochs=cfg.epochs,
+        after_step=None if scheduler is None else scheduler.step,
+    )
+    state = TrialState(gen, optimizer, strategy, scheduler)
+    return train_epochs(
+        cfg,
+        state,
+        data.train,
+        payload=payload,
+        reporter=reporter,
+        run=run,
+        evaluate=partial(evaluate_generator, gen, data.test, cfg.model, run),
+        log_lr=True,
+    )

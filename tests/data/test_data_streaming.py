@@ -205,7 +205,7 @@ def test_missing_folder_is_a_preflight_line(write_spec, tmp_path, capsys) -> Non
 def test_a_resumed_streamed_trial_continues_on_the_same_batches(mnist_pngs, tmp_path) -> None:
     """Two epochs straight against one epoch, a checkpoint, fresh objects, and the second
     epoch: the checkpoint's RNG state gives the second epoch the same streamed order."""
-    from aesweep.trainables.autoencoder import TrialState
+    from aesweep.trainables.state import TrialState
 
     folder, _ = mnist_pngs
     data = load_dataset(folder_cfg(folder, workers=2, train_size=256))

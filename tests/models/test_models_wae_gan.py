@@ -1,9 +1,7 @@
-"""WAE-GAN's two optimisers: both step on every batch, the discriminator learns (its accuracy
-moves), and its optimiser state is part of the trial's checkpoint."""
+"""WAE-GAN's two optimisers: both step on every batch and the discriminator learns (its accuracy
+moves). Its optimiser state in the trial's checkpoint: tests/trainables/test_trainables_state.py."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import torch
 
@@ -14,7 +12,6 @@ from aesweep.models.loading import build_model
 from aesweep.strategies.base import optimizer_step
 from aesweep.strategies.minibatch.config import MinibatchConfig
 from aesweep.strategies.minibatch.strategy import Minibatch
-from aesweep.trainables.autoencoder import TrialState
 
 
 def wae_gan(seed: int = 0):
@@ -71,23 +68,3 @@ def test_discriminator_accuracy_moves_during_training() -> None:
     # from N(0, I) quickly, then the encoder pushes back.
     assert max(accuracies) - 0.5 > 0.1
     assert len({round(a, 4) for a in accuracies}) > 1
-
-
-def test_checkpoint_restores_the_discriminator_and_its_optimiser(tmp_path: Path) -> None:
-    data, model, optimizer = wae_gan()
-    strategy = Minibatch(MinibatchConfig(batch_size=32), model, data.train)
-    strategy.train_epoch(model, optimizer, data.train, 1)
-    TrialState(model, optimizer, strategy).save(tmp_path, 1)
-
-    _, fresh, fresh_opt = wae_gan(seed=1)
-    assert not torch.equal(fresh.discriminator.net[0].weight, model.discriminator.net[0].weight)
-    fresh_strategy = Minibatch(MinibatchConfig(batch_size=32), fresh, data.train)
-    assert TrialState(fresh, fresh_opt, fresh_strategy).load(tmp_path) == 1
-    assert torch.equal(fresh.discriminator.net[0].weight, model.discriminator.net[0].weight)
-    saved = model.discriminator_optimizer.state_dict()
-    loaded = fresh.discriminator_optimizer.state_dict()
-    assert saved["param_groups"] == loaded["param_groups"]
-    assert loaded["state"], "Adam moments restored"
-    for key, state in saved["state"].items():
-        for name in ("exp_avg", "exp_avg_sq", "step"):
-            assert torch.equal(state[name], loaded["state"][key][name])

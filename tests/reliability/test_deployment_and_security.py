@@ -1,14 +1,13 @@
 """The compose file (accepted by docker compose where it exists; ports on 127.0.0.1 only), and
-the security rules: checkpoints load weights only, specs name only registered components."""
+the security rules: specs name only registered components (checkpoints load weights only:
+tests/trainables/test_trainables_checkpoints.py)."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from aesweep.sweeps.cli import main
@@ -52,22 +51,6 @@ def test_compose_publishes_only_loopback_ports_and_has_the_services() -> None:
     readme = (REPO / "README.md").read_text()
     for port in ("5000", "8265", "10001"):
         assert f"127.0.0.1:{port}" in readme or f"127.0.0.1`:{port}" in readme
-
-
-def test_checkpoints_load_weights_only(tmp_path: Path) -> None:
-    """A checkpoint carrying arbitrary pickled code is refused, never executed."""
-    from aesweep.trainables.autoencoder import TrialState
-    from aesweep.trainables.checkpoints import CHECKPOINT_FILE
-
-    class Payload:
-        def __reduce__(self):
-            return (Path.touch, (tmp_path / "pwned",))
-
-    torch.save({"epoch": 1, "model": Payload()}, tmp_path / CHECKPOINT_FILE)
-    state = TrialState.__new__(TrialState)
-    with pytest.raises(Exception, match="(?i)weights"):
-        state.load(tmp_path)
-    assert not (tmp_path / "pwned").exists()
 
 
 def test_a_spec_cannot_name_arbitrary_code(write_spec, capsys) -> None:

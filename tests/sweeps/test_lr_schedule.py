@@ -15,9 +15,9 @@ from aesweep.models.loading import build_model
 from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan
 from aesweep.tracking.store import SweepStore
-from aesweep.trainables.autoencoder import apply_lr_schedule
 from aesweep.trainables.checkpoint_files import find_latest
 from aesweep.trainables.checkpoints import load_state
+from aesweep.trainables.epochs import apply_lr_schedule
 from aesweep.trainables.optimizers import build_optimizer
 from tests.conftest import tiny_spec
 

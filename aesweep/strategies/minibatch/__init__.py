@@ -1,1 +1,2 @@
-"""The minibatch strategy: config.py (no torch) and strategy.py (its implementation)."""
+"""The minibatch strategy: config.py (no torch), strategy.py (autoencoders) and generator.py
+(the data-space generator)."""

@@ -1,4 +1,5 @@
-"""Config of the minibatch strategy (its implementation: strategy.py beside it)."""
+"""Config of the minibatch strategy (its implementations beside it: strategy.py for autoencoders,
+generator.py for the data-space generator)."""
 
 from typing import Annotated, ClassVar, Literal
 
@@ -9,7 +10,11 @@ from aesweep.config.grid import Sweepable
 from aesweep.config.strategies import STRATEGIES, StrategyConfig
 
 
-@STRATEGIES.register("minibatch", implementation="aesweep.strategies.minibatch.strategy:Minibatch")
+@STRATEGIES.register(
+    "minibatch",
+    implementation="aesweep.strategies.minibatch.strategy:Minibatch",
+    generator="aesweep.strategies.minibatch.generator:MinibatchGenerator",
+)
 class MinibatchConfig(StrategyConfig):
     """Classical training: n images per step, the distance on their n latents."""
 

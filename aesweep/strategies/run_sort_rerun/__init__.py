@@ -1,1 +1,2 @@
-"""The run_sort_rerun strategy: config.py (no torch) and strategy.py (its implementation)."""
+"""The run_sort_rerun strategy: config.py (no torch), strategy.py (autoencoders) and generator.py
+(the data-space generator)."""

@@ -1,4 +1,5 @@
-"""Config of the run_sort_rerun strategy (its implementation: strategy.py beside it)."""
+"""Config of the run_sort_rerun strategy (its implementations beside it: strategy.py for
+autoencoders, generator.py for the data-space generator)."""
 
 from typing import Annotated, ClassVar, Literal
 
@@ -10,7 +11,9 @@ from aesweep.config.strategies import STRATEGIES, StrategyConfig
 
 
 @STRATEGIES.register(
-    "run_sort_rerun", implementation="aesweep.strategies.run_sort_rerun.strategy:RunSortReRun"
+    "run_sort_rerun",
+    implementation="aesweep.strategies.run_sort_rerun.strategy:RunSortReRun",
+    generator="aesweep.strategies.run_sort_rerun.generator:RunSortReRunGenerator",
 )
 class RunSortReRunConfig(StrategyConfig):
     """Run-Sort-ReRun (RSR §3.2, Algorithm 1): a sliced Wasserstein distance over an effective

@@ -13,8 +13,8 @@ rest as (d_i - f_j)/||d_i - f_j|| for random pairs of a real and a generated sam
 :class:`RunSortReRun` applies it to SWAE's latent term (outputs = latents, targets = prior
 samples), adding each chunk's reconstruction term weighted so that the chunks sum to the
 full-batch rec gradient (the family's own ``projections`` field is not used: the strategy's
-``projections`` directions follow Algorithm 2); the ``generator`` trainable applies the same
-functions in data space.
+``projections`` directions follow Algorithm 2); :mod:`.generator` (the strategy's ``generator``
+role) applies the same functions in data space.
 BatchNorm runs on running statistics in both passes (:mod:`aesweep.strategies.running_stats`).
 ``after_step`` hooks of the family are not called (no sliced family has one).
 """
