@@ -5,29 +5,10 @@ from __future__ import annotations
 
 import torch
 
-from aesweep.catalog import MODELS
-from aesweep.data.config import DigitsConfig
-from aesweep.data.loading import load_dataset
-from aesweep.models.loading import build_model
 from aesweep.strategies.base import optimizer_step
 from aesweep.strategies.minibatch.config import MinibatchConfig
 from aesweep.strategies.minibatch.strategy import Minibatch
-
-
-def wae_gan(seed: int = 0):
-    torch.manual_seed(seed)
-    data = load_dataset(DigitsConfig(train_size=256, test_size=64))
-    cfg = MODELS.get("wae_gan").model_validate(
-        {
-            "family": "wae_gan",
-            "latent_dim": 8,
-            "width": 0.25,
-            "discriminator": {"width": 64, "lr": 2e-3},
-        }
-    )
-    model = build_model(cfg, data)
-    optimizer = torch.optim.Adam(model.autoencoder_parameters(), lr=1e-3, betas=(0.5, 0.999))
-    return data, model, optimizer
+from tests.models.model_helpers import wae_gan
 
 
 def snapshot(module: torch.nn.Module) -> list[torch.Tensor]:

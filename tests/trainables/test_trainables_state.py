@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from aesweep.catalog import MODELS, STRATEGIES
-from aesweep.data.config import DigitsConfig, GaussianMixtureConfig
+from aesweep.data.config import GaussianMixtureConfig
 from aesweep.data.loading import load_dataset
 from aesweep.models.loading import build_model
 from aesweep.strategies.loading import build_generator_strategy
@@ -18,26 +18,11 @@ from aesweep.strategies.minibatch.config import MinibatchConfig
 from aesweep.strategies.minibatch.strategy import Minibatch
 from aesweep.trainables.checkpoints import CHECKPOINT_FILE
 from aesweep.trainables.state import TrialState
+from tests.models.model_helpers import wae_gan
 
 BASE_KEYS = {"epoch", "model", "optimizer", "strategy", "rng_cpu"} | (
     {"rng_cuda"} if torch.cuda.is_available() else set()
 )
-
-
-def wae_gan(seed: int = 0):
-    torch.manual_seed(seed)
-    data = load_dataset(DigitsConfig(train_size=256, test_size=64))
-    cfg = MODELS.get("wae_gan").model_validate(
-        {
-            "family": "wae_gan",
-            "latent_dim": 8,
-            "width": 0.25,
-            "discriminator": {"width": 64, "lr": 2e-3},
-        }
-    )
-    model = build_model(cfg, data)
-    optimizer = torch.optim.Adam(model.autoencoder_parameters(), lr=1e-3, betas=(0.5, 0.999))
-    return data, model, optimizer
 
 
 def saved_keys(folder: Path) -> set[str]:
