@@ -40,6 +40,9 @@ METRIC_ORDER = (
 """The table's metric columns in order; beyond ``METRIC_COLUMNS``, each is shown when some trial
 of the sweep logged it (SWAE distance, LCW sample distance, FID, the Run-Sort-ReRun toy's W1
 to its target)."""
+ROW_ONLY_METRICS = ("cost_wae", "cost_mmd", "cost_cw")
+"""In every row that logged them (json, csv, ``--paper``: MoW's table costs, aesweep.config.costs)
+but not printed as table columns."""
 
 
 @dataclass
@@ -188,7 +191,7 @@ def group_row(group: ResultGroup) -> dict[str, Any]:
         row.update({"lr": best.lr, "lambda": best.lam})
         row.update({"seeds": len(best.finished), "seeds_of": len(best.trials)})
         present = {k for r in best.finished for k in r.metrics}
-        for col in METRIC_ORDER:
+        for col in (*METRIC_ORDER, *ROW_ONLY_METRICS):
             if col not in METRIC_COLUMNS and col not in present:
                 continue
             row[col] = best.mean(col)
