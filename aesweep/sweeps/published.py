@@ -12,8 +12,9 @@ SW-Generator) names that network in ``requires``, so no trial matches it.
 Each MoW cost sits beside the quantity the table's cost column actually is
 (:mod:`aesweep.config.costs`): Table 1 ``cost_wae`` (rec + WAE distance), Table 4 ``cost_mmd``
 (rec + ln WAE distance, although its caption says SWAE distance), Table 3 ``cost_cw`` (rec +
-ln CWAE distance); Table 2's cost column is reproduced by none and left out. Left out: numbers of models this package has no family
-for (LCW's CW-Generator, RSR Table 2's fine-tuned E2GAN, VAE). FID numbers compare only under
+ln CWAE distance); Table 2's cost column is reproduced by none and left out. Also left out:
+numbers of models this package has no family for (LCW's CW-Generator, RSR Table 2's fine-tuned
+E2GAN, VAE). FID numbers compare only under
 the same Inception weights, reference split and sample count.
 """
 
