@@ -285,6 +285,56 @@ def published_for(trial: TrialConfig) -> list[Published]:
     return [e for e in PUBLISHED if matches(e, trial)]
 
 
+FID_PAPERS = {"samples": 10_000}
+PAPER_PROTOCOLS: dict[str, dict[str, Any]] = {
+    # paper (as Published.paper) -> dotted evaluation keys of TrialConfig.flat() and its value
+    "MoW": {
+        "evaluation.latent_samples": 2000,  # MoW's evaluator: 2,000-image random test subsets
+        "evaluation.mmd_draws": 3,
+        "evaluation.cw_subsets": 5,
+        "evaluation.fid.samples": FID_PAPERS["samples"],
+    },
+    "LCW (paper 002)": {"evaluation.fid.samples": FID_PAPERS["samples"]},
+    "WAE (paper 004)": {"evaluation.fid.samples": FID_PAPERS["samples"]},
+    "MoCA (paper 003)": {"evaluation.fid.samples": FID_PAPERS["samples"]},
+}
+"""What each paper's published numbers were measured with, as far as the paper or its code
+says (REFERENCE.md: "The papers use 10,000 samples" for FID; MoW's distance evaluator). The
+reference split of the papers' FID differs between their codes and is not stated: printed as
+ours, never compared."""
+
+
+def protocol_differences(groups: list[ResultGroup]) -> list[str]:
+    """For each paper with a matching row: where the rows' trials were evaluated otherwise
+    than the paper (one line per paper and field, with the values seen)."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    splits: dict[str, set[str]] = {}
+    for group in groups:
+        for trial in group.trials:
+            papers = {e.paper for e in published_for(trial)}
+            flat = trial.flat()
+            for paper in papers:
+                for key, theirs in PAPER_PROTOCOLS.get(paper, {}).items():
+                    ours = flat.get(key, _ABSENT)
+                    if ours != theirs:
+                        if ours is _ABSENT and key.startswith("evaluation.fid."):
+                            text = "FID off"
+                        else:
+                            text = str(ours)
+                        seen.setdefault((paper, key), set()).add(text)
+                if "evaluation.fid.split" in flat:
+                    splits.setdefault(paper, set()).add(str(flat["evaluation.fid.split"]))
+    lines = []
+    for (paper, key), values in sorted(seen.items()):
+        theirs = PAPER_PROTOCOLS[paper][key]
+        lines.append(f"{paper}: {key} {', '.join(sorted(values))} (the paper: {theirs})")
+    for paper, values in sorted(splits.items()):
+        lines.append(
+            f"{paper}: FID reference split {', '.join(sorted(values))} (the paper's: not stated)"
+        )
+    return lines
+
+
 COMPARISON_COLUMNS = ("dataset", "model", "strategy", "metric", "ours", "published", "source")
 _METRIC_ORDER = ("lr", *METRIC_ORDER, *ROW_ONLY_METRICS)
 
@@ -337,4 +387,7 @@ def format_with_published(groups: list[ResultGroup], rows: list[dict[str, Any]],
         )
         table = format_table(comparison, list(COMPARISON_COLUMNS), fmt)
         tail = table if fmt == "csv" else f"{heading}\n{table}"
+        differences = protocol_differences(groups)
+        if differences and fmt != "csv":
+            tail += "\n\nevaluated otherwise than the papers:\n" + "\n".join(differences)
     return f"{format_rows(rows, fmt)}\n\n{tail}"

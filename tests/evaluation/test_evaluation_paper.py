@@ -90,7 +90,11 @@ def test_paper_prints_published_values_and_sources(write_spec, tmp_path, capsys)
     capsys.readouterr()
     assert main(["results", str(path), "--paper"]) == 0
     out = capsys.readouterr().out
-    table, comparison = out.split("\n\n")
+    table, comparison, differences = out.split("\n\n")
+    assert differences.splitlines()[1:] == [
+        "MoW: evaluation.fid.samples FID off (the paper: 10000)",
+        "MoW: evaluation.latent_samples 32 (the paper: 2000)",
+    ]
     assert "published numbers" in comparison
     lines = comparison.splitlines()[3:]
     assert len(lines) == 2 * (6 + 6 + 6)  # k in {64, 32} x (lr, 2 distances, rec, cost, FID)
