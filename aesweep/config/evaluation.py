@@ -35,11 +35,25 @@ class FIDConfig(StrictConfig):
 
 
 class EvaluationConfig(StrictConfig):
-    """Test-split evaluation: how often, and how many test points the latent distances use."""
+    """Test-split evaluation: how often, and the protocol of the latent distances (MoW's
+    evaluator: random ``latent_samples``-image test subsets, seeded, the same at every
+    evaluation; the WAE distance a U-statistic averaged over ``mmd_draws`` prior draws, the CW
+    distance averaged over ``cw_subsets`` subsets)."""
 
     every: Annotated[int, Field(gt=0)] = 5  # the last epoch is always evaluated
-    latent_samples: Annotated[int, Field(gt=1)] = 2000
+    latent_samples: Annotated[int, Field(gt=1)] = Field(
+        2000, description="size of each random test subset the latent distances use (MoW 2000)"
+    )
     batch_size: Annotated[int, Field(gt=0)] = 500
+    # Always part of the resolved config (no exclude_if): they came with the change from the
+    # V-statistic on the first test images to MoW's protocol, so every trial id changed with
+    # it and no trial evaluated the old way can pass for one evaluated the new way.
+    mmd_draws: Annotated[int, Field(gt=0)] = Field(
+        3, description="prior draws the WAE distance (U-statistic) is averaged over (MoW 3)"
+    )
+    cw_subsets: Annotated[int, Field(gt=0)] = Field(
+        5, description="random test subsets the CW distance is averaged over (MoW 5)"
+    )
     # Image grids change no metric and FID is off by default: at their defaults they stay out
     # of the resolved config, so trial ids of specs that do not set them do not change.
     images: bool = Field(

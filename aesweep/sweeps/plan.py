@@ -18,7 +18,7 @@ from aesweep.config.grid import axis_sizes, expand_raw, scalar_model
 from aesweep.config.models import AutoencoderConfig
 from aesweep.config.optimizer import OptimizerConfig
 from aesweep.config.trial import TrialConfig
-from aesweep.sweeps.spec import SweepSpec
+from aesweep.sweeps.spec import DEFAULT_SELECTION_OVER, SweepSpec
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,28 @@ def plan(spec: SweepSpec) -> list[TrialConfig]:
             "compute": spec.compute,
         }
         trials.append(TrialConfig(trial_id="", sweep=spec.name, **body).with_id())
+    problems = _selection_problems(spec, trials)
+    if problems:
+        raise PlanError(problems)
     return trials
+
+
+def _selection_problems(spec: SweepSpec, trials: list[TrialConfig]) -> list[PlanProblem]:
+    """``selection.over`` names fields of the trials (the defaults may be absent: a family
+    without λ), never the seed."""
+    known = {k for t in trials for k in t.flat()}
+    axes = ", ".join(varying_keys(trials)) or "none"
+    problems = []
+    for key in spec.selection.over:
+        if key == "seed":
+            problems.append(PlanProblem("selection.over", "seeds are averaged, never selected"))
+        elif key not in known and key not in DEFAULT_SELECTION_OVER:
+            problems.append(
+                PlanProblem(
+                    "selection.over", f"{key!r} is no field of this spec's trials (axes: {axes})"
+                )
+            )
+    return problems
 
 
 def _plural(n: int, word: str) -> str:

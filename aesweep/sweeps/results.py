@@ -22,7 +22,7 @@ from aesweep.sweeps.plan import TrialConfig, varying_keys
 from aesweep.sweeps.spec import SweepSpec
 from aesweep.tracking.store import SweepStore, TrialRecord
 
-SELECTED_AWAY = ("optimizer.lr", "model.lambda", "seed")
+LR_AND_LAMBDA = ("optimizer.lr", "model.lambda")
 METRIC_COLUMNS = ("cw_distance", "wae_distance", "rec_error", "cost")
 """Always shown: MoW Table 1."""
 METRIC_ORDER = (
@@ -40,6 +40,9 @@ METRIC_ORDER = (
 """The table's metric columns in order; beyond ``METRIC_COLUMNS``, each is shown when some trial
 of the sweep logged it (SWAE distance, LCW sample distance, FID, the Run-Sort-ReRun toy's W1
 to its target)."""
+ROW_ONLY_METRICS = ("cost_wae", "cost_mmd", "cost_cw")
+"""In every row that logged them (json, csv, ``--paper``: MoW's table costs, aesweep.config.costs)
+but not printed as table columns."""
 
 
 @dataclass
@@ -49,6 +52,7 @@ class GridPoint:
 
     lr: float
     lam: float | None
+    others: tuple[tuple[str, Any], ...] = ()  # selected axes beyond lr and λ (selection.over)
     trials: list[TrialConfig] = field(default_factory=list)
     finished: list[TrialRecord] = field(default_factory=list)
     diverged: list[TrialRecord] = field(default_factory=list)
@@ -78,7 +82,7 @@ class ResultGroup:
     model: str
     strategy: str
     trials: list[TrialConfig]
-    points: dict[tuple[float, float | None], GridPoint]
+    points: dict[tuple[Any, ...], GridPoint]
     records: dict[str, TrialRecord]
     best: GridPoint | None = None
 
@@ -112,40 +116,47 @@ def _label(trial: TrialConfig, keys: list[str], prefix: str, base: str) -> str:
 def result_groups(
     spec: SweepSpec, trials: list[TrialConfig], store: SweepStore
 ) -> list[ResultGroup]:
-    """The sweep's trials grouped into table rows, with MLflow's records and the selected
-    (lr, λ) of each row (lowest/highest mean of ``selection.metric`` over finished seeds)."""
+    """The sweep's trials grouped into table rows, with MLflow's records and the selected grid
+    point of each row: over the axes of ``selection.over`` (default lr and λ), the lowest/highest
+    mean of ``selection.metric`` over finished seeds. Every other varying key makes rows."""
     records = store.latest_by_trial([t.trial_id for t in trials])
-    vary = [k for k in varying_keys(trials) if k not in SELECTED_AWAY]
+    over = list(spec.selection.over)
+    others = [k for k in over if k not in LR_AND_LAMBDA]
+    vary = [k for k in varying_keys(trials) if k not in over and k != "seed"]
     model_keys = [k for k in vary if k.startswith("model.") and k != "model.family"]
-    strategy_keys = [
-        k
-        for k in vary
-        if k.startswith("strategy.") and k not in ("strategy.kind", "strategy.batch_size")
-    ]
+    # A strategy's label names its batch size; when the selection chooses over a strategy
+    # field, rows are labelled by the kind and the strategy's other varying fields.
+    by_kind = any(k.startswith("strategy.") for k in over)
+    in_label = ("strategy.kind",) if by_kind else ("strategy.kind", "strategy.batch_size")
+    strategy_keys = [k for k in vary if k.startswith("strategy.") and k not in in_label]
     by_key: dict[tuple[Any, ...], list[TrialConfig]] = defaultdict(list)
     for t in trials:
         flat = t.flat()
+        strategy = t.strategy.kind if by_kind else t.strategy.label
         # The labels too: a field only some trials have (the Latent Trick) is not in ``vary``.
-        key = (t.data.dataset, t.model.label, t.strategy.label)
+        key = (t.data.dataset, t.model.label, strategy)
         by_key[(*key, *(json.dumps(flat.get(k)) for k in vary))].append(t)
 
     metric, sign = spec.selection.metric, (1 if spec.selection.mode == "min" else -1)
     groups = []
     for members in by_key.values():
         first = members[0]
-        points: dict[tuple[float, float | None], GridPoint] = {}
+        points: dict[tuple[Any, ...], GridPoint] = {}
         for t in members:
+            flat = t.flat()
+            extra = tuple((k, flat.get(k)) for k in others)
             at = (t.optimizer.lr, t.model.latent_weight)
-            point = points.setdefault(at, GridPoint(*at))
+            point = points.setdefault((*at, json.dumps(extra)), GridPoint(*at, others=extra))
             point.trials.append(t)
             rec = records.get(t.trial_id)
             if rec is None or not rec.finished:
                 continue
             (point.diverged if rec.outcome == "diverged" else point.finished).append(rec)
+        base = first.strategy.kind if by_kind else first.strategy.label
         group = ResultGroup(
             dataset=first.data.dataset,
             model=_label(first, model_keys, "model.", first.model.label),
-            strategy=_label(first, strategy_keys, "strategy.", first.strategy.label),
+            strategy=_label(first, strategy_keys, "strategy.", base),
             trials=members,
             points=points,
             records=records,
@@ -163,7 +174,8 @@ def result_groups(
 
 def _point_label(point: GridPoint, with_lambda: bool) -> str:
     lam = f" λ {point.lam:g}" if with_lambda and point.lam is not None else ""
-    return f"lr {point.lr:g}" + lam
+    others = "".join(f" {k.rpartition('.')[2]} {v}" for k, v in point.others)
+    return f"lr {point.lr:g}" + lam + others
 
 
 def group_row(group: ResultGroup) -> dict[str, Any]:
@@ -183,12 +195,17 @@ def group_row(group: ResultGroup) -> dict[str, Any]:
         "diverged_points": [{"lr": p.lr, "lambda": p.lam} for p in dead],
         "diverged_at": "; ".join(_point_label(p, len(lambdas) > 1) for p in dead),
     }
+    first = next(iter(group.points.values()), None)
+    if first is not None and first.others:  # selected axes beyond lr and λ: columns of their own
+        row["selected_axes"] = [k.rpartition(".")[2] for k, _ in first.others]
+        row.update(dict.fromkeys(row["selected_axes"]))
     best = group.best
     if best is not None:
         row.update({"lr": best.lr, "lambda": best.lam})
+        row.update({k.rpartition(".")[2]: v for k, v in best.others})
         row.update({"seeds": len(best.finished), "seeds_of": len(best.trials)})
         present = {k for r in best.finished for k in r.metrics}
-        for col in METRIC_ORDER:
+        for col in (*METRIC_ORDER, *ROW_ONLY_METRICS):
             if col not in METRIC_COLUMNS and col not in present:
                 continue
             row[col] = best.mean(col)
@@ -203,7 +220,19 @@ def table_columns(rows: list[dict[str, Any]]) -> list[str]:
     grid point has several."""
     metrics = [c for c in METRIC_ORDER if c in METRIC_COLUMNS or any(c in r for r in rows)]
     seeds = ["seeds"] if any(r.get("seeds_of", 1) > 1 for r in rows) else []
-    return ["dataset", "model", "strategy", "lr", "lambda", *metrics, *seeds, "done", "diverged"]
+    selected = list(dict.fromkeys(a for r in rows for a in r.get("selected_axes", [])))
+    return [
+        "dataset",
+        "model",
+        "strategy",
+        "lr",
+        "lambda",
+        *selected,
+        *metrics,
+        *seeds,
+        "done",
+        "diverged",
+    ]
 
 
 def format_cell(row: dict[str, Any], col: str) -> str:

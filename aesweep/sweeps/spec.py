@@ -55,11 +55,22 @@ else:
     """The optimizer as a spec writes it: ``lr`` may be a list (a grid axis)."""
 
 
+DEFAULT_SELECTION_OVER = ("optimizer.lr", "model.lambda")
+
+
 class SelectionConfig(StrictConfig):
-    """How ``results`` picks the best learning rate / λ: MoW uses the lowest test cost."""
+    """How ``results`` picks the best grid point of each row: MoW uses the lowest test cost
+    over lr (MoW §4); LCW the lowest FID over batch size and lr (LCW, experiments:
+    ``over: [optimizer.lr, strategy.batch_size]``). ``over``: the dotted config keys chosen
+    over (checked against the trials' fields when the spec is planned); every other varying
+    key makes rows of its own."""
 
     metric: str = "cost"
     mode: Literal["min", "max"] = "min"
+    over: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SELECTION_OVER),
+        description="dotted keys of the axes the selection chooses over (default lr and λ)",
+    )
 
 
 class ResourcesConfig(StrictConfig):

@@ -8,12 +8,13 @@ trial (in a Ray worker or inline) logs into its child run by id. Tags are the co
 from __future__ import annotations
 
 import io
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
@@ -242,6 +243,25 @@ class TrialRun:
 
     def log_text(self, text: str, artifact_file: str) -> None:
         self._client.log_text(self.run_id, text, artifact_file)
+
+    def log_protocol(self, params: dict[str, Any], dataset: dict[str, Any] | None = None) -> None:
+        """The trial's evaluation protocol (plain data from aesweep.trainables.protocol): params,
+        and optionally a dataset input (``name``, ``digest``, ``source``, ``profile``: the FID
+        reference statistics), logged with the context tag ``fid_reference``. A param logged
+        again (a resumed trial) must have the same value, as MLflow requires."""
+        if params:
+            batch = [Param(k, _param(v)) for k, v in params.items()]
+            self._client.log_batch(self.run_id, params=batch)
+        if dataset is not None:
+            entity = Dataset(
+                name=dataset["name"],
+                digest=dataset["digest"],
+                source_type="aesweep",
+                source=json.dumps({"description": dataset["source"]}),
+                profile=json.dumps(dataset.get("profile", {})),
+            )
+            tags = [InputTag("mlflow.data.context", "fid_reference")]
+            self._client.log_inputs(self.run_id, [DatasetInput(entity, tags)])
 
     def last_logged_step(self) -> int:
         """The highest step any metric of this run reached (0 if none): a resumed trial logs

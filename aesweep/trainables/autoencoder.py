@@ -51,7 +51,7 @@ def train_autoencoder(
 
     def evaluate(epoch: int) -> dict[str, float]:
         fid = fid_scorer(cfg, device) if fid_due(cfg, epoch) else None
-        return evaluate_autoencoder(model, data.test, cfg.evaluation, fid)
+        return evaluate_autoencoder(model, data.test, cfg.evaluation, fid, seed=cfg.seed)
 
     def finish(last_eval: dict[str, float]) -> bool:
         if finish_samplers(model, data, cfg, run, reporter, last_eval):  # Latent Trick, gen_*

@@ -21,6 +21,9 @@ from aesweep.config.registry import import_target
 from aesweep.config.trial import TrialPayload
 from aesweep.tracking.store import TrialRun
 from aesweep.trainables.checkpoints import InlineCheckpoints
+from aesweep.trainables.fid_scoring import fid_scorer
+from aesweep.trainables.optimizers import pick_device
+from aesweep.trainables.protocol import protocol_params, record_fid_protocol
 from aesweep.trainables.reporting import InlineReporter, Reporter, TuneReporter
 
 
@@ -36,8 +39,12 @@ def run_trial(payload: TrialPayload, reporter: Reporter) -> str:
     run = TrialRun(payload.tracking_uri, payload.run_id)
     run.start()
     run.set_tags({"aesweep.worker_pid": os.getpid(), "aesweep.host": socket.gethostname()})
+    run.log_protocol(protocol_params(cfg))
     try:
         outcome: str = train(cfg, payload, reporter, run)
+        if cfg.evaluation.fid is not None:  # the scorer the trial used (one per process)
+            device = pick_device(payload.use_gpu)
+            record_fid_protocol(cfg, fid_scorer(cfg, device), run)
         return outcome
     except (KeyboardInterrupt, SystemExit):  # Ctrl-C here, or Ray stopping its worker
         run.finish("killed")

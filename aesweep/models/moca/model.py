@@ -20,12 +20,19 @@ class MoCA(AutoencoderModel):
     cfg: MoCAConfig
 
     def latent_loss(self, z_set: torch.Tensor) -> torch.Tensor:
-        """Contrastive uniformity of a set against itself (minibatch, moving window)."""
-        return contrastive_uniformity(z_set, z_set, tau=self.cfg.tau)
+        """Contrastive uniformity of a set against itself (minibatch): each row against the
+        N - 1 others, its own pair left out (MoCA §3: the negatives are other samples)."""
+        return contrastive_uniformity(z_set, z_set, tau=self.cfg.tau, exclude_self=True)
 
     def set_loss(self, latents: LatentSet) -> torch.Tensor:
+        """With the momentum queue: L_MoCo of the fresh queries against the queue, with the
+        keys as positives. Otherwise (moving window: k fresh + n - k stored) the fresh rows
+        against the whole joined set, exactly their own n pairs left out (normalised by
+        n - 1)."""
         if latents.keys is None or latents.stored is None:
-            return super().set_loss(latents)
+            return contrastive_uniformity(
+                latents.fresh, latents.joined(), tau=self.cfg.tau, exclude_self=True
+            )
         return contrastive_uniformity(
             latents.fresh, latents.stored, tau=self.cfg.tau, positives=latents.keys
         )

@@ -3,10 +3,14 @@
     encoder, decoder:  rec(x, x̂) + λ mean_i softplus(-D(z_i))               (= rec - λ log σ(D(z)))
     discriminator:     λ [mean_i softplus(-D(p_i)) + mean_i softplus(D(z_i))]  (minimised)
 
-D outputs one logit. The autoencoder's step comes first (the strategy's optimiser, which steps
-:meth:`autoencoder_parameters` only); then :meth:`after_step` takes one step of D's own Adam on
-the same batch's latents (as the strategy computed them, detached) against a fresh prior sample
-of the same size. D's optimiser state is checkpointed through :meth:`extra_state_dict`.
+D outputs one logit. The order is the authors' ``wae.py`` (tolstikhin/wae, ``WAE.train``: one
+``ae_opt`` step, then one ``adv_opt`` step whose graph encodes the same batch again with the
+updated encoder), not Algorithm 1's listing (D first): the autoencoder's step comes first (the
+strategy's optimiser, which steps :meth:`autoencoder_parameters` only); then :meth:`after_step`
+re-encodes the batch with the updated encoder, E_after(x) (no gradient; batch-norm running
+statistics are not updated a second time), and takes one step of D's own Adam on those latents
+against a fresh prior sample of the same size. D's optimiser state is checkpointed through
+:meth:`extra_state_dict`.
 """
 
 from __future__ import annotations
@@ -73,9 +77,11 @@ class WAEGAN(AutoencoderModel):
         return self.latent_loss(latents.fresh)
 
     def after_step(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One step of D on this batch's latents ``z`` against a prior sample of the same size."""
-        z = z.detach()
-        prior = self.sample_prior(len(z), device=z.device)
+        """One step of D on E_after(x), the batch re-encoded after the autoencoder's step (the
+        authors' ``wae.py``; ``z``, the latents from before it, is not used), against a prior
+        sample of the same size."""
+        z = self.reencode(x)
+        prior = self.sample_prior(len(z), device=z.device).to(z.dtype)
         logits_prior, logits_latent = self.discriminator(prior), self.discriminator(z)
         loss = self.cfg.lambda_ * discriminator_loss(logits_prior, logits_latent)
         self.discriminator_optimizer.zero_grad(set_to_none=True)
@@ -85,6 +91,19 @@ class WAEGAN(AutoencoderModel):
             "disc_loss": loss.detach(),
             "disc_acc": discriminator_accuracy(logits_prior, logits_latent).detach(),
         }
+
+    @torch.no_grad()
+    def reencode(self, x: torch.Tensor) -> torch.Tensor:
+        """E(x) in the current mode, leaving batch-norm running statistics as they are (the
+        autoencoder's step already counted this batch)."""
+        norms = [m for m in self.net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        saved = [[b.clone() for b in m.buffers(recurse=False)] for m in norms]
+        try:
+            return self.encode(x).detach()
+        finally:
+            for m, buffers in zip(norms, saved, strict=True):
+                for b, kept in zip(m.buffers(recurse=False), buffers, strict=True):
+                    b.copy_(kept)
 
     def extra_state_dict(self) -> dict[str, Any]:
         return {"discriminator_optimizer": self.discriminator_optimizer.state_dict()}
