@@ -172,14 +172,12 @@ def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unty
 
 def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
     from aesweep.sweeps.results import format_rows, group_row, result_groups
-    from aesweep.tracking.store import SweepStore
+    from aesweep.tracking.store import NoRunsYet, SweepStore
 
-    store = SweepStore(spec.tracking.uri, spec.experiment)
-    if store.experiment_id is None:
-        print(
-            f"no experiment {spec.experiment!r} in {spec.tracking.uri}: run the sweep first",
-            file=sys.stderr,
-        )
+    try:  # read-only: a store that does not exist is not created
+        store = SweepStore.open_existing(spec.tracking.uri, spec.experiment)
+    except NoRunsYet as exc:
+        print(exc, file=sys.stderr)
         return 1
     groups = result_groups(spec, trials, store)
     rows = [group_row(g) for g in groups]
@@ -204,10 +202,14 @@ def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-
 
 def _status(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
     from aesweep.sweeps.run import trial_name
-    from aesweep.sweeps.status import progress_line, trial_states
-    from aesweep.tracking.store import SweepStore
+    from aesweep.sweeps.status import pending_states, progress_line, trial_states
+    from aesweep.tracking.store import NoRunsYet, SweepStore
 
-    rows = trial_states(trials, SweepStore(spec.tracking.uri, spec.experiment))
+    try:  # read-only: without a store, every trial is pending and nothing is created
+        rows = trial_states(trials, SweepStore.open_existing(spec.tracking.uri, spec.experiment))
+    except NoRunsYet as exc:
+        print(exc, file=sys.stderr)
+        rows = pending_states(trials)
     names = {t.trial_id: trial_name(t) for t in trials}
     width = max(len(n) for n in names.values())
     for row in rows:
