@@ -220,22 +220,24 @@ def _status(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-u
 
 
 def _ui(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
-    import os
-    import subprocess
+    from aesweep.tracking.server import runs_page_url, serve, ui_command, ui_env
+    from aesweep.tracking.store import NoRunsYet, SweepStore
 
-    from aesweep.tracking.server import ui_command
-    from aesweep.tracking.store import resolve_uri
-
-    uri = resolve_uri(spec.tracking.uri)
-    print(f"MLflow UI for {uri}: http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
-    cmd = ui_command(uri, args.host, args.port, args.workers)
-    # A viewer of runs needs no background job runner (MLflow's GenAI jobs): it would start a
-    # dozen more processes. Set MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true to have it anyway.
-    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
+    try:  # a store that does not exist is not created, not even by the UI server
+        store = SweepStore.open_existing(spec.tracking.uri, spec.experiment)
+    except NoRunsYet as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    assert store.experiment_id is not None
+    store.tag_experiment_kind()  # an experiment made by an older aesweep
+    if store.uri.startswith(("http://", "https://")):  # a server: its UI is already up
+        print(f"runs of {spec.experiment}: {runs_page_url(store.uri, store.experiment_id)}")
         return 0
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = runs_page_url(f"http://{host}:{args.port}", store.experiment_id)
+    print(f"MLflow UI for {store.uri}", flush=True)
+    print(f"runs of {spec.experiment}: {url}  (Ctrl-C to stop)", flush=True)
+    return serve(ui_command(store.uri, args.host, args.port, args.workers), ui_env())
 
 
 def _fid(args: argparse.Namespace) -> int:
