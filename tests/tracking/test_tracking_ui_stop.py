@@ -54,9 +54,10 @@ def _tree(root: int) -> set[int]:
 
 
 def _answers(port: int) -> bool:
-    with contextlib.suppress(OSError), urllib.request.urlopen(
-        f"http://127.0.0.1:{port}/health", timeout=5
-    ) as r:
+    with (
+        contextlib.suppress(OSError),
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r,
+    ):
         return r.status == 200
     return False
 
