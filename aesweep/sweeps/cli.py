@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--address", help="join a Ray cluster: 'auto' or ray://host:10001")
     sp.add_argument("--inline", action="store_true", help="run trials in this process, no Ray")
     sp.add_argument("--max-concurrent", type=int, metavar="N", help="at most N trials at once")
+    sp.add_argument(
+        "--verbose", action="store_true", help="Ray Tune's own output, not the compact view"
+    )
     sp = with_spec("results", "the paper-style table of a sweep, read from MLflow")
     sp.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
     sp.add_argument(
@@ -148,6 +151,7 @@ def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unty
             address=args.address,
             inline=args.inline,
             max_concurrent=args.max_concurrent,
+            verbose=args.verbose,
         )
     except KeyboardInterrupt:
         print(
