@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--address", help="join a Ray cluster: 'auto' or ray://host:10001")
     sp.add_argument("--inline", action="store_true", help="run trials in this process, no Ray")
     sp.add_argument("--max-concurrent", type=int, metavar="N", help="at most N trials at once")
+    sp.add_argument(
+        "--verbose", action="store_true", help="Ray Tune's own output, not the compact view"
+    )
     sp = with_spec("results", "the paper-style table of a sweep, read from MLflow")
     sp.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
     sp.add_argument(
@@ -148,6 +151,7 @@ def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unty
             address=args.address,
             inline=args.inline,
             max_concurrent=args.max_concurrent,
+            verbose=args.verbose,
         )
     except KeyboardInterrupt:
         print(
@@ -172,14 +176,12 @@ def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unty
 
 def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
     from aesweep.sweeps.results import format_rows, group_row, result_groups
-    from aesweep.tracking.store import SweepStore
+    from aesweep.tracking.store import NoRunsYet, SweepStore
 
-    store = SweepStore(spec.tracking.uri, spec.experiment)
-    if store.experiment_id is None:
-        print(
-            f"no experiment {spec.experiment!r} in {spec.tracking.uri}: run the sweep first",
-            file=sys.stderr,
-        )
+    try:  # read-only: a store that does not exist is not created
+        store = SweepStore.open_existing(spec.tracking.uri, spec.experiment)
+    except NoRunsYet as exc:
+        print(exc, file=sys.stderr)
         return 1
     groups = result_groups(spec, trials, store)
     rows = [group_row(g) for g in groups]
@@ -204,10 +206,14 @@ def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-
 
 def _status(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
     from aesweep.sweeps.run import trial_name
-    from aesweep.sweeps.status import progress_line, trial_states
-    from aesweep.tracking.store import SweepStore
+    from aesweep.sweeps.status import pending_states, progress_line, trial_states
+    from aesweep.tracking.store import NoRunsYet, SweepStore
 
-    rows = trial_states(trials, SweepStore(spec.tracking.uri, spec.experiment))
+    try:  # read-only: without a store, every trial is pending and nothing is created
+        rows = trial_states(trials, SweepStore.open_existing(spec.tracking.uri, spec.experiment))
+    except NoRunsYet as exc:
+        print(exc, file=sys.stderr)
+        rows = pending_states(trials)
     names = {t.trial_id: trial_name(t) for t in trials}
     width = max(len(n) for n in names.values())
     for row in rows:
@@ -218,22 +224,24 @@ def _status(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-u
 
 
 def _ui(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
-    import os
-    import subprocess
+    from aesweep.tracking.server import runs_page_url, serve, ui_command, ui_env
+    from aesweep.tracking.store import NoRunsYet, SweepStore
 
-    from aesweep.tracking.server import ui_command
-    from aesweep.tracking.store import resolve_uri
-
-    uri = resolve_uri(spec.tracking.uri)
-    print(f"MLflow UI for {uri}: http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
-    cmd = ui_command(uri, args.host, args.port, args.workers)
-    # A viewer of runs needs no background job runner (MLflow's GenAI jobs): it would start a
-    # dozen more processes. Set MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true to have it anyway.
-    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
+    try:  # a store that does not exist is not created, not even by the UI server
+        store = SweepStore.open_existing(spec.tracking.uri, spec.experiment)
+    except NoRunsYet as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    assert store.experiment_id is not None
+    store.tag_experiment_kind()  # an experiment made by an older aesweep
+    if store.uri.startswith(("http://", "https://")):  # a server: its UI is already up
+        print(f"runs of {spec.experiment}: {runs_page_url(store.uri, store.experiment_id)}")
         return 0
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = runs_page_url(f"http://{host}:{args.port}", store.experiment_id)
+    print(f"MLflow UI for {store.uri}", flush=True)
+    print(f"runs of {spec.experiment}: {url}  (Ctrl-C to stop)", flush=True)
+    return serve(ui_command(store.uri, args.host, args.port, args.workers), ui_env())
 
 
 def _fid(args: argparse.Namespace) -> int:

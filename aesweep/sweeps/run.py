@@ -8,11 +8,13 @@ Without ``address`` a single-node Ray starts in this process (the replacement of
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,7 +134,10 @@ def run_sweep(
     inline: bool = False,
     max_concurrent: int | None = None,
     log: Any = print,
+    verbose: bool = False,
 ) -> SweepOutcome:
+    """Run the trials not finished yet. Progress: the compact view of
+    :mod:`aesweep.sweeps.progress`, or with ``verbose`` Ray Tune's own tables."""
     prep = prepare(spec, trials, spec_text)
     if prep.done:
         log(f"{len(prep.done)} of {len(trials)} trials already finished in MLflow; not run again")
@@ -144,7 +149,7 @@ def run_sweep(
         if inline:
             _run_inline(spec, prep, threads, log)
         elif prep.todo:
-            _run_tune(spec, prep, threads, address, max_concurrent, log)
+            _run_tune(spec, prep, threads, address, max_concurrent, log, verbose)
     except KeyboardInterrupt:
         status = "KILLED"
         raise
@@ -196,20 +201,30 @@ def _storage(spec: SweepSpec) -> Path:
 
 
 def _run_inline(spec: SweepSpec, prep: Prepared, threads: int, log: Any) -> None:
+    """The trials one by one; after each, the compact view's line of it and the overall bar."""
+    from aesweep.sweeps.progress import overall_line, trial_line
     from aesweep.trainables.entry import inline_trainable
 
     use_gpu = spec.resources.gpus_per_trial != 0
+    progress = _progress_view(prep, live=False).progress
+    started = time.monotonic()
     for i, t in enumerate(prep.todo, 1):
         log(f"[{i}/{len(prep.todo)}] {trial_name(t)}")
         body = payload(prep, t, threads=threads, use_gpu=use_gpu).model_copy(
             update={"inline_dir": str(_storage(spec) / prep.experiment_dir / trial_name(t))}
         )
+        line = progress.trials[t.trial_id]
         try:
-            result = inline_trainable(body)
+            line.state = inline_trainable(body)
         except Exception as exc:  # one failing trial does not stop the sweep
             log(f"    failed: {type(exc).__name__}: {exc}")
-            continue
-        log(f"    {result}")
+            line.state = "failed"
+        rec = prep.store.latest_by_trial([t.trial_id]).get(t.trial_id)
+        if rec is not None:
+            line.epoch = int(rec.metrics.get("epoch", 0))
+            line.cost = rec.metrics.get("cost")
+        log(f"    {trial_line(line)}")
+        log(f"    {overall_line(progress, time.monotonic() - started)}")
 
 
 def _run_tune(
@@ -219,6 +234,7 @@ def _run_tune(
     address: str | None,
     max_concurrent: int | None,
     log: Any,
+    verbose: bool = False,
 ) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # Checkpointing every epoch is intended; Tune's warning about frequent snapshots is not.
@@ -265,7 +281,67 @@ def _run_tune(
             storage_path=str(_storage(spec)),
             failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
-            verbose=1,
+            # Tune's own tables (whose config column holds only the trial id) and its
+            # TensorBoard hint with --verbose; else the compact view.
+            verbose=1 if verbose else 0,
+            callbacks=[] if verbose else [_progress_callback(_progress_view(prep))],
         ),
     )
-    tuner.fit()
+    # Ray 2.x's new output engine prints an experiment box and a TensorBoard hint even at
+    # verbose 0; the legacy engine at verbose 0 prints nothing. Only for this fit.
+    legacy = {} if verbose else {"RAY_AIR_NEW_OUTPUT": "0"}
+    with _environ(legacy):
+        tuner.fit()
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _progress_view(prep: Prepared, live: bool | None = None) -> Any:
+    """The compact view of this submission's trials (live on a terminal unless ``live``)."""
+    from aesweep.sweeps.progress import ProgressView, SweepProgress, TrialProgress
+
+    trials = {t.trial_id: TrialProgress(trial_name(t), t.epochs) for t in prep.todo}
+    return ProgressView(SweepProgress(trials, skipped=len(prep.done)), live=live)
+
+
+def _progress_callback(view: Any) -> Any:
+    """A Ray Tune callback that feeds a :class:`aesweep.sweeps.progress.ProgressView`."""
+    from ray.tune import Callback
+
+    def tid(trial: Any) -> str:
+        return str(trial.config["trial_id"])
+
+    class Progress(Callback):
+        def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            view.start(tid(trial))
+
+        def on_trial_result(
+            self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+        ) -> None:
+            view.result(tid(trial), result)
+
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            view.end(tid(trial), "finished")
+
+        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            view.end(tid(trial), "failed")
+
+        def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+            view.tick()
+
+        def on_experiment_end(self, trials: list, **info: Any) -> None:
+            view.close()
+
+    return Progress()

@@ -30,6 +30,13 @@ def trial_states(trials: list[TrialConfig], store: SweepStore) -> list[dict[str,
     return rows
 
 
+def pending_states(trials: list[TrialConfig]) -> list[dict[str, Any]]:
+    """Every trial pending: a sweep with no records yet (the store is not opened)."""
+    return [
+        {"trial_id": t.trial_id, "state": "pending", "epoch": 0, "epochs": t.epochs} for t in trials
+    ]
+
+
 def progress_line(rows: list[dict[str, Any]]) -> str:
     counts = Counter(r["state"] for r in rows)
     done = counts["finished"] + counts["diverged"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,41 @@ TAG_DIVERGED_EPOCH = "aesweep.diverged_epoch"
 TAG_GROUP = "aesweep.group"  # "dataset / model / strategy"
 TAG_SUPERSEDED_BY = "aesweep.superseded_by"  # an unfinished run that started over
 MAX_PARAM_LENGTH = 6000
+# MLflow 3's UI opens an experiment without this tag on its GenAI overview (traces); this
+# kind is the model-training one (the runs table).
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+QUIET_LOGGERS = ("mlflow", "alembic")
+
+
+def quiet_mlflow_logs() -> None:
+    """MLflow's and alembic's INFO lines ("Creating initial MLflow database tables...") are
+    not for users: warnings and errors only, whatever ``MLFLOW_LOGGING_LEVEL`` says."""
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
+class NoRunsYet(Exception):
+    """A read-only command on a store or experiment that a sweep has not created yet."""
+
+    def __init__(self, experiment: str, uri: str) -> None:
+        super().__init__(f"no runs yet for {experiment} in {uri}: run the sweep first")
+
+
+def store_exists(uri: str) -> bool:
+    """False when opening ``uri`` would create the store: a ``sqlite:///`` database file or a
+    file store's folder that does not exist. A server (``http(s)://``, ...) exists."""
+    uri = resolve_uri(uri)
+    if uri.startswith("sqlite:///"):
+        path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+        return path == ":memory:" or Path(path).exists()
+    if uri.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        return Path(unquote(urlparse(uri).path)).exists()
+    return True
 
 
 def resolve_uri(uri: str) -> str:
@@ -67,14 +103,30 @@ class SweepStore:
     """The experiment of one spec, in one tracking store."""
 
     def __init__(self, uri: str, experiment: str) -> None:
+        quiet_mlflow_logs()
         self.uri = resolve_uri(uri)
         self._client = MlflowClient(tracking_uri=self.uri)
         self.experiment_name = experiment
         found = self._client.get_experiment_by_name(experiment)
         self.experiment_id = found.experiment_id if found else None
+        self._kind_tagged = found is not None and (
+            found.tags.get(TAG_EXPERIMENT_KIND) == EXPERIMENT_KIND
+        )
+
+    @classmethod
+    def open_existing(cls, uri: str, experiment: str) -> SweepStore:
+        """The store of a sweep that ran, for reading: raises :class:`NoRunsYet` (creating
+        nothing) when the store or the experiment does not exist."""
+        if not store_exists(uri):
+            raise NoRunsYet(experiment, uri)
+        store = cls(uri, experiment)
+        if store.experiment_id is None:
+            raise NoRunsYet(experiment, uri)
+        return store
 
     def ensure_experiment(self) -> str:
-        """Create the experiment on first use. With a SQLite store, artifacts go beside the
+        """Create the experiment on first use, tagged as a model-training one (an existing
+        experiment without the tag gets it). With a SQLite store, artifacts go beside the
         database file (absolute, so trials running in other directories find it)."""
         if self.experiment_id is None:
             location = None
@@ -82,9 +134,22 @@ class SweepStore:
                 db = Path(self.uri.removeprefix("sqlite:///"))
                 location = (db.parent / "mlartifacts").as_uri()
             self.experiment_id = self._client.create_experiment(
-                self.experiment_name, artifact_location=location
+                self.experiment_name,
+                artifact_location=location,
+                tags={TAG_EXPERIMENT_KIND: EXPERIMENT_KIND},
             )
+            self._kind_tagged = True
+        self.tag_experiment_kind()
         return self.experiment_id
+
+    def tag_experiment_kind(self) -> None:
+        """Tag an existing experiment as model training if it is not (made by an older
+        aesweep): the MLflow UI then treats it as runs, not GenAI traces."""
+        if self.experiment_id is not None and not self._kind_tagged:
+            self._client.set_experiment_tag(
+                self.experiment_id, TAG_EXPERIMENT_KIND, EXPERIMENT_KIND
+            )
+            self._kind_tagged = True
 
     def open_parent(self, sweep: str, spec_hash: str, spec_text: str, summary: str) -> str:
         """A new parent run for this submission, the spec YAML logged as an artifact."""
@@ -219,6 +284,7 @@ class TrialRun:
     """What a running trial writes: metrics per evaluation, images, its final status."""
 
     def __init__(self, uri: str, run_id: str) -> None:
+        quiet_mlflow_logs()
         self._client = MlflowClient(tracking_uri=uri)
         self.run_id = run_id
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,7 +21,7 @@ from mlflow.tracking import MlflowClient
 
 from aesweep.sweeps.load import load_plan
 from aesweep.sweeps.run import trial_name
-from aesweep.tracking.store import TAG_KIND, TAG_TRIAL_ID
+from aesweep.tracking.store import EXPERIMENT_KIND, TAG_EXPERIMENT_KIND, TAG_KIND, TAG_TRIAL_ID
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -66,7 +67,8 @@ def _listening_addresses(port: int) -> set[str]:
 
 @contextlib.contextmanager
 def mlflow_ui(spec_path: Path, port: int, log: Path):  # type: ignore[no-untyped-def]
-    """``aesweep ui SPEC --port PORT`` in its own process group, stopped (group) at exit."""
+    """``aesweep ui SPEC --port PORT`` in its own process group, stopped (group) at exit;
+    yields the runs page URL it printed."""
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
     cmd = [sys.executable, "-m", "aesweep.sweeps.cli", "ui", str(spec_path)]
     cmd += ["--port", str(port), "--workers", "1"]
@@ -84,7 +86,9 @@ def mlflow_ui(spec_path: Path, port: int, log: Path):  # type: ignore[no-untyped
                     break
             assert time.monotonic() < deadline, f"no UI after {START_TIMEOUT_S}s: {log.read_text()}"
             time.sleep(1)
-        yield f"http://127.0.0.1:{port}"
+        printed = re.search(r"^runs of \S+: (http://\S+)", log.read_text(), re.MULTILINE)
+        assert printed, f"aesweep ui printed no runs page URL: {log.read_text()}"
+        yield printed.group(1)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -134,17 +138,24 @@ def test_ui_lists_parent_children_and_shows_images(evaluated_sweep, tmp_path) ->
     plot = _png_size(store, parent.info.run_id, "plots/metrics_vs_lr.png", tmp_path)
     exp = store.experiment_id
 
+    tags = MlflowClient(tracking_uri=store.uri).get_experiment(exp).tags
+    assert tags[TAG_EXPERIMENT_KIND] == EXPERIMENT_KIND  # a model-training experiment
+
     port = _free_port()
-    with mlflow_ui(evaluated_sweep.spec_path, port, tmp_path / "ui.log") as base:
+    with mlflow_ui(evaluated_sweep.spec_path, port, tmp_path / "ui.log") as runs_url:
         assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only
+        base = f"http://127.0.0.1:{port}"
+        assert runs_url.startswith(f"{base}/#/experiments/{exp}/runs")
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
                 page.set_default_timeout(UI_TIMEOUT_MS)
-                # The experiment's runs: the parent, expanded to show its children.
-                page.goto(f"{base}/#/experiments/{exp}/runs?workflowType=machine_learning")
+                # The URL that `aesweep ui` printed lands on the experiment's runs table (not
+                # MLflow 3's GenAI overview): the parent, expanded to show its children.
+                page.goto(runs_url)
                 row = page.locator("[role=row]", has_text=parent.info.run_name)
+                row.wait_for()
                 row.locator("button[data-component-id*=runnamecellrenderer]").click()
                 for c in children:
                     page.get_by_text(names[c.data.tags[TAG_TRIAL_ID]], exact=True).wait_for()

@@ -38,4 +38,5 @@ def test_ui_command_serves_the_store_with_this_python() -> None:
         "--host": "127.0.0.1",
         "--port": "5001",
         "--workers": "2",
+        "--uvicorn-opts": "--log-level warning --no-access-log",  # no INFO line per request
     }
