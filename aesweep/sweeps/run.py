@@ -65,6 +65,66 @@ def resolve_gpus(spec: SweepSpec, cluster: dict[str, float]) -> float:
     return min(1.0, max(share, 1 / 16))
 
 
+class ClusterError(Exception):
+    """Ray cannot be reached, or none of its nodes can ever hold one trial: one line per
+    problem, found before anything is created."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("; ".join(lines))
+        self.lines = lines
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def connect(spec: SweepSpec, address: str | None, log: Any = print) -> dict[str, float]:
+    """Join the cluster at ``address`` (without one: start a new single-node Ray here) and
+    check that some alive node can hold one trial; returns the cluster's resources. Raises
+    :class:`ClusterError` (after leaving Ray again) before any MLflow record exists."""
+    from aesweep.sweeps.preflight import check_address, check_node_resources
+
+    problem = check_address(address)
+    if problem:
+        raise ClusterError([problem])
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        # Without --address: a new single-node Ray ("local": never an unrelated cluster that
+        # happens to run on this machine), without a dashboard.
+        try:
+            ray.init(
+                address=address or "local",
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+            )
+        except Exception as exc:  # whatever Ray raises, it is one line here
+            raise ClusterError(
+                [f"--address {address or 'local'}: cannot connect to Ray ({_first_line(exc)})"]
+            ) from None
+    cluster = ray.cluster_resources()
+    try:
+        gcs = ray.get_runtime_context().gcs_address
+    except Exception:  # a Ray client connection may not know it
+        gcs = address
+    where = f"the Ray cluster at {gcs}" if address else "this machine's Ray"
+    nodes = [dict(n.get("Resources", {})) for n in ray.nodes() if n.get("Alive")]
+    problems = check_node_resources(spec, nodes, resolve_gpus(spec, cluster), where)
+    if problems:
+        if started:
+            ray.shutdown()
+        raise ClusterError(problems)
+    joined = f"joined the Ray cluster at {gcs}" if address else f"started a local Ray ({gcs})"
+    log(
+        f"{joined}: {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs, "
+        f"{len(nodes)} node{'s' if len(nodes) != 1 else ''}"
+    )
+    return cluster
+
+
 @dataclass
 class Prepared:
     """The driver's records for one submission: what to run, in which MLflow runs, from
@@ -138,6 +198,8 @@ def run_sweep(
 ) -> SweepOutcome:
     """Run the trials not finished yet. Progress: the compact view of
     :mod:`aesweep.sweeps.progress`, or with ``verbose`` Ray Tune's own tables."""
+    if not inline:
+        connect(spec, address, log)  # before prepare(): a bad address creates nothing
     prep = prepare(spec, trials, spec_text)
     if prep.done:
         log(f"{len(prep.done)} of {len(trials)} trials already finished in MLflow; not run again")
@@ -247,19 +309,16 @@ def _run_tune(
     from aesweep.trainables.entry import tune_trainable
 
     if not ray.is_initialized():
-        # Without --address: a new single-node Ray ("local": never an unrelated cluster that
-        # happens to run on this machine), without a dashboard.
-        ray.init(address=address or "local", include_dashboard=False, logging_level=logging.WARNING)
+        connect(spec, address, log)
     cluster = ray.cluster_resources()
-    gcs = ray.get_runtime_context().gcs_address
-    where = f"joined the Ray cluster at {gcs}" if address else f"started a local Ray ({gcs})"
-    log(f"{where}: {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs")
     gpus = resolve_gpus(spec, cluster)
     by_id = {t.trial_id: t for t in prep.todo}
     payloads = {t.trial_id: payload(prep, t, threads=threads, use_gpu=gpus > 0) for t in prep.todo}
+    resources = {"cpu": spec.resources.cpus_per_trial, "gpu": gpus}
+    if spec.resources.memory_per_trial:
+        resources["memory"] = int(spec.resources.memory_per_trial * 2**30)
     trainable = tune.with_resources(
-        tune.with_parameters(tune_trainable, payloads=payloads),
-        {"cpu": spec.resources.cpus_per_trial, "gpu": gpus},
+        tune.with_parameters(tune_trainable, payloads=payloads), resources
     )
 
     def name(trial: Any) -> str:

@@ -78,6 +78,7 @@ class ResourcesConfig(StrictConfig):
 
     cpus_per_trial: Annotated[float, Field(gt=0)] = 1.0
     gpus_per_trial: Annotated[float, Field(ge=0)] | Literal["auto"] = "auto"
+    memory_per_trial: Annotated[float, Field(gt=0)] | None = None  # GiB (Ray's "memory")
 
 
 class TrackingConfig(StrictConfig):

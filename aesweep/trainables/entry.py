@@ -38,7 +38,11 @@ def run_trial(payload: TrialPayload, reporter: Reporter) -> str:
     train = import_target(cfg.model.trainable)
     run = TrialRun(payload.tracking_uri, payload.run_id)
     run.start()
-    run.set_tags({"aesweep.worker_pid": os.getpid(), "aesweep.host": socket.gethostname()})
+    tags = {"aesweep.worker_pid": os.getpid(), "aesweep.host": socket.gethostname()}
+    node = reporter.node()
+    if node is not None:
+        tags["aesweep.node"] = node  # the Ray node id: which node of a cluster ran it
+    run.set_tags(tags)
     run.log_protocol(protocol_params(cfg))
     try:
         outcome: str = train(cfg, payload, reporter, run)

@@ -12,6 +12,10 @@ class Reporter(Protocol):
 
     def restore_dir(self) -> Any: ...
 
+    def node(self) -> str | None:
+        """The id of the cluster node this trial runs on (None: no cluster)."""
+        ...
+
 
 class InlineReporter:
     """The inline runner's: keeps the history in memory and checkpoints in Ray's layout."""
@@ -28,6 +32,9 @@ class InlineReporter:
     def restore_dir(self) -> None:
         return None
 
+    def node(self) -> None:
+        return None
+
 
 class TuneReporter:
     """Inside a Ray Tune trial: ``tune.report`` with an optional checkpoint directory."""
@@ -42,3 +49,8 @@ class TuneReporter:
         from ray import tune
 
         return tune.get_checkpoint()
+
+    def node(self) -> str:
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())

@@ -41,7 +41,7 @@ pytestmark = [
     pytest.mark.skipif(
         not CHROMIUM.exists(),
         reason=f"no browser at {CHROMIUM}: install Debian's 'chromium' "
-        "(make install does, as root with apt-get)",
+        "(`make browser` does, as root with apt-get; `make test` calls it)",
     ),
 ]
 

@@ -1,0 +1,107 @@
+"""The set-up of the README's two commands: `make demo` installs the package only (no test
+extras, never a system package); `make test` adds the test extras and, through `make browser`,
+the UI test's chromium, quietly, only when missing and only as root."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="no 'make' here")
+
+
+def _fresh_copy(tmp_path: Path) -> Path:
+    """The Makefile and pyproject.toml in an empty folder: no .venv, every stamp missing."""
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    return tmp_path
+
+
+def _dry_run(folder: Path, *targets: str, **variables: str) -> list[str]:
+    extra = [f"{k}={v}" for k, v in variables.items()]
+    done = subprocess.run(
+        ["make", "-n", *targets, *extra], cwd=folder, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_make_demo_installs_the_package_only_and_no_system_package(tmp_path: Path) -> None:
+    lines = _dry_run(_fresh_copy(tmp_path), "demo")
+    commands = [ln for ln in lines if not ln.lstrip().startswith("#")]
+    text = "\n".join(commands)
+    assert "apt-get" not in text and "dpkg" not in text and "chromium" not in text
+    assert "[test]" not in text and "fid-helper" not in text
+    installs = [ln for ln in commands if "pip install" in ln]
+    assert any(ln.rstrip().endswith("pip install -q -e .") for ln in installs), installs
+    assert all(" -q " in ln for ln in installs), installs  # quiet installs
+    assert any("aesweep run specs/quickstart.yaml" in ln for ln in commands)
+
+
+def test_make_test_installs_the_extras_and_the_browser_only_through_make_browser(
+    tmp_path: Path,
+) -> None:
+    folder = _fresh_copy(tmp_path)
+    text = "\n".join(_dry_run(folder, "test"))
+    assert "pip install -q -e '.[test]'" in text
+    browser = "\n".join(_dry_run(folder, "browser"))
+    assert browser and browser in text  # `make test` runs exactly `make browser`'s recipe
+    assert "id -u" in browser and "-qq" in browser and "apt.log 2>&1" in browser
+
+
+def test_make_browser_is_quiet_and_installs_only_what_is_missing(tmp_path: Path) -> None:
+    """Run `make browser` for real against a stand-in apt-get that prints apt's usual
+    progress: none of it reaches the terminal, and with the browser present nothing runs."""
+    folder = _fresh_copy(tmp_path)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    calls = tmp_path / "apt-calls"
+    (fake / "apt-get").write_text(
+        f'#!/bin/sh\necho "$@" >> {calls}\n'
+        'echo "Get:1 http://deb.debian.org/debian trixie/main amd64 chromium [70 MB]"\n'
+        'echo "Setting up systemd (257.9-1) ..." >&2\n'
+    )
+    (fake / "apt-get").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+
+    def browser(chromium: Path) -> str:
+        done = subprocess.run(
+            ["make", "-s", "browser", f"CHROMIUM={chromium}"],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout + done.stderr
+
+    present = tmp_path / "chromium"
+    present.write_text("#!/bin/sh\n")
+    present.chmod(0o755)
+    assert browser(present).strip() == ""  # present: nothing to do, nothing said
+    assert not calls.exists()
+
+    out = browser(tmp_path / "no-chromium")
+    assert "Get:1" not in out and "Setting up" not in out, out
+    if os.geteuid() == 0:
+        assert calls.read_text().splitlines() == [
+            "update -qq",
+            "install -y -qq --no-install-recommends chromium",
+        ]
+        assert out.strip().splitlines() == [
+            "installing chromium for the MLflow UI test (apt-get, log in .venv/apt.log)"
+        ]
+    else:
+        assert not calls.exists()
+        assert "needs root" in out
+
+
+def test_the_ui_test_names_the_browser_when_it_skips() -> None:
+    source = (REPO / "tests" / "evaluation" / "test_evaluation_ui.py").read_text()
+    assert "no browser at {CHROMIUM}" in source and "make browser" in source
