@@ -10,7 +10,7 @@ from functools import reduce
 from operator import or_
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from aesweep.catalog import DATASETS, MODELS, STRATEGIES
 from aesweep.config.base import StrictConfig
@@ -20,7 +20,7 @@ from aesweep.config.evaluation import (
     ComputeConfig,
     EvaluationConfig,
 )
-from aesweep.config.grid import GridModel, grid_model
+from aesweep.config.grid import SCALAR_OR_LIST, GridModel, grid_model, no_duplicates
 from aesweep.config.optimizer import OptimizerConfig
 from aesweep.config.registry import Registry
 from aesweep.strategies.minibatch.config import MinibatchConfig
@@ -89,7 +89,9 @@ class SweepSpec(StrictConfig):
     """One YAML file: what to train, over which grid, and where results go."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
-    data: Annotated[list[DataEntry], BeforeValidator(_as_list), Field(min_length=1)] = Field(
+    data: Annotated[
+        list[DataEntry], BeforeValidator(_as_list), Field(min_length=1), SCALAR_OR_LIST
+    ] = Field(
         default_factory=lambda: [DATASETS.get("digits")(dataset="digits")]
     )
     models: Annotated[list[ModelEntry], Field(min_length=1)]
@@ -98,7 +100,13 @@ class SweepSpec(StrictConfig):
     )
     optimizer: OptimizerGrid = Field(default_factory=lambda: OptimizerGrid())
     epochs: Annotated[int, Field(gt=0)] = 10
-    seeds: Annotated[list[int], BeforeValidator(_as_list), Field(min_length=1)] = [0]
+    seeds: Annotated[
+        list[int],
+        BeforeValidator(_as_list),
+        Field(min_length=1),
+        AfterValidator(no_duplicates),
+        SCALAR_OR_LIST,
+    ] = [0]
     evaluation: EvaluationConfig = EvaluationConfig()
     compute: ComputeConfig = ComputeConfig()
     selection: SelectionConfig = SelectionConfig()

@@ -88,6 +88,7 @@ def test_schedule_sets_the_autoencoder_and_discriminator_rates(write_spec) -> No
     model = {"family": "wae_gan", "latent_dim": 4, "discriminator": {"lr": 2e-4}}
     schedule = {"kind": "multistep", "milestones": [3], "factors": [0.1]}
     spec = {"name": "s", "models": [model], "optimizer": {"lr": 1e-3, "schedule": schedule}}
+    spec["selection"] = {"metric": "rec_error"}  # no cost: no CW distance in 4 dimensions
     _, (trial,) = load_plan(write_spec(spec))
     data = load_dataset(DigitsConfig(train_size=64, test_size=16))
     net = build_model(trial.model, data)

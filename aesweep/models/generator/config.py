@@ -7,13 +7,17 @@ It has its own training function (aesweep/trainables/generator.py): no epochs ov
 ``iterations_per_epoch`` optimiser steps between evaluations.
 """
 
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field
 
+from aesweep.config import metrics
 from aesweep.config.distances import SLICED_DATA, DistanceKind
 from aesweep.config.grid import Sweepable
 from aesweep.config.models import MODELS, ModelConfig
+
+if TYPE_CHECKING:
+    from aesweep.config.trial import TrialConfig
 
 
 @MODELS.register("generator", implementation="aesweep.models.generator.model:Generator")
@@ -53,3 +57,14 @@ class GeneratorConfig(ModelConfig):
     )
     trainable: ClassVar[str] = "aesweep.trainables.generator:train_generator"
     distance: ClassVar[DistanceKind] = SLICED_DATA
+
+    def logged_metrics(self, trial: "TrialConfig") -> frozenset[str]:
+        """W1 to the test split, the training loss, timings and the annealed lr."""
+        return frozenset(
+            {
+                *metrics.GENERATOR_METRICS,
+                *metrics.EPOCH_TIMINGS,
+                metrics.TRAIN_PREFIX + "loss",
+                metrics.LEARNING_RATE,
+            }
+        )

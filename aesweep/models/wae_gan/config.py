@@ -36,3 +36,4 @@ class WAEGANConfig(WithLatentWeight, WithReconstruction, AutoencoderConfig):
     family: Literal["wae_gan"] = "wae_gan"
     discriminator: DiscriminatorConfig = DiscriminatorConfig()
     distance: ClassVar[DistanceKind] = ADVERSARIAL
+    train_parts: ClassVar[tuple[str, ...]] = ("loss", "rec", "latent", "disc_loss", "disc_acc")

@@ -22,6 +22,8 @@ class MinibatchConfig(StrategyConfig):
     def label(self) -> str:
         return f"minibatch({self.batch_size})"
 
+    images_per_step_field: ClassVar[str | None] = "batch_size"
+
     @property
     def images_per_step(self) -> int:
         return self.batch_size
