@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1 only)")
     sp.add_argument("--workers", type=int, default=2, help="server processes (default 2)")
     _add_fid_parser(sub)
+    help = "print the JSON Schema of a spec (for editors: specs/aesweep.schema.json)"
+    sub.add_parser("schema", help=help, description=help)
     return p
 
 
@@ -80,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "fid":
         return _fid(args)
+    if args.command == "schema":
+        return _schema()
     from aesweep.sweeps.load import SpecError, load_plan
 
     try:
@@ -234,6 +238,13 @@ def _ui(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyp
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 0
+
+
+def _schema() -> int:
+    from aesweep.sweeps.spec import spec_json_schema
+
+    print(json.dumps(spec_json_schema(), indent=2, ensure_ascii=False))
+    return 0
 
 
 def _fid(args: argparse.Namespace) -> int:

@@ -366,7 +366,7 @@ def _message(err: ErrorDetails, raw: dict[str, Any]) -> tuple[str, str]:
         return msg, ""
     value = err["input"]
     if isinstance(value, dict | list):
-        return msg, f" (got a {_kind_of(value)})"
+        return msg, "" if kind == "value_error" else f" (got a {_kind_of(value)})"
     got = shown(value)
     return msg, "" if got in msg else f" (got {got})"
 

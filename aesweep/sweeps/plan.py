@@ -152,7 +152,7 @@ def _same_trials(
     resolved config), named both: the second would train the first again."""
     sections = ("data", "models", "strategies", "optimizer.lr", "seeds")
     first: dict[str, tuple[int, int, int, int, int]] = {}
-    problems: list[PlanProblem] = []
+    pairs: dict[tuple[str, str], str] = {}
     for trial, origin in zip(trials, origins, strict=True):
         seen = first.setdefault(trial.trial_id, origin)
         if seen is origin:
@@ -160,13 +160,15 @@ def _same_trials(
         differ = [k for k in range(len(sections)) if seen[k] != origin[k]] or [1]
         again = " x ".join(f"{sections[k]}[{origin[k]}]" for k in differ)
         before = " x ".join(f"{sections[k]}[{seen[k]}]" for k in differ)
-        problems.append(
-            PlanProblem(
-                again,
-                f"plans the same trials as {before} (trial {trial.trial_id}, the same "
-                "resolved config): each would train twice; remove one or make them differ",
-            )
+        pairs.setdefault((again, before), trial.trial_id)
+    problems = [
+        PlanProblem(
+            again,
+            f"plans the same trials as {before} (e.g. trial {trial_id}: the same resolved "
+            "config), each would train twice; remove one or make them differ",
         )
+        for (again, before), trial_id in pairs.items()
+    ]
     return problems
 
 

@@ -31,14 +31,15 @@ class GeneratorConfig(ModelConfig):
     """
 
     family: Literal["generator"] = "generator"
-    latent_dim: Sweepable[Annotated[int, Field(gt=0)]] = 1
-    hidden: Annotated[tuple[Annotated[int, Field(gt=0)], ...], Field(min_length=1)] = (
-        32,
-        64,
-        128,
-        128,
+    latent_dim: Sweepable[Annotated[int, Field(gt=0)]] = Field(
+        1, description="dimension of the noise ε"
     )
-    negative_slope: Annotated[float, Field(ge=0)] = 0.01
+    hidden: Annotated[tuple[Annotated[int, Field(gt=0)], ...], Field(min_length=1)] = Field(
+        (32, 64, 128, 128), description="units of the hidden layers"
+    )
+    negative_slope: Annotated[float, Field(ge=0)] = Field(
+        0.01, description="slope of the LeakyReLU for negative inputs"
+    )
     batch_norm: bool = Field(True, description="BatchNorm on running statistics before the output")
     power: Literal[1, 2] = Field(
         2, description="p of W_p^p (REFERENCE: 2; the authors' toy script uses 1)"

@@ -16,7 +16,7 @@ class MinibatchConfig(StrategyConfig):
     kind: Literal["minibatch"] = "minibatch"
     supports: ClassVar[frozenset[DistanceKind]] = frozenset(DISTANCE_KINDS.values())
     """Distance kinds it feeds: all: the set is the batch, whatever F is."""
-    batch_size: Sweepable[Annotated[int, Field(gt=0)]] = 64
+    batch_size: Sweepable[Annotated[int, Field(gt=0)]] = Field(64, description="n: images per step")
 
     @property
     def label(self) -> str:
