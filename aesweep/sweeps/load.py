@@ -51,6 +51,7 @@ class ForbiddenTagError(yaml.constructor.ConstructorError):
         super().__init__(problem=problem, problem_mark=mark)
 
 
+_MERGE = "tag:yaml.org,2002:merge"
 _PLAIN_TAGS = {
     f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "str", "seq", "map")
 }
@@ -63,7 +64,7 @@ class SpecLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Mark] = {}
         for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may be overridden
+            if key_node.tag == _MERGE:  # `<<: *anchor` may be overridden
                 continue
             key = self.construct_object(key_node, deep=True)
             try:
@@ -80,11 +81,11 @@ class SpecLoader(yaml.SafeLoader):
 
 
 SpecLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag in _PLAIN_TAGS]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag in _PLAIN_TAGS or tag == _MERGE]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 for _tag in list(yaml.SafeLoader.yaml_constructors):
-    if _tag not in _PLAIN_TAGS and _tag != "tag:yaml.org,2002:merge":
+    if _tag not in _PLAIN_TAGS and _tag != _MERGE:
         SpecLoader.add_constructor(_tag, SpecLoader.construct_forbidden)
 
 
@@ -134,7 +135,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
         where, what = _yaml_problem(exc, text)
         raise SpecError([f"{path}:{where}: {what}" if where else f"{path}: {what}"]) from None
     if not isinstance(raw, dict):
-        got = "an empty file" if raw is None else f"a {_kind_of(raw)}"
+        got = "an empty file" if raw is None else _kind_of(raw)
         raise SpecError([f"{path}: a spec is a YAML mapping (name:, models:, ...), got {got}"])
     return raw
 
@@ -320,17 +321,18 @@ def _allowed_keys(cls: type[BaseModel]) -> str:
 
 
 def _kind_of(value: Any) -> str:
+    """What a YAML value is, as a spec writer calls it (``a list``, ``null``)."""
     if isinstance(value, dict):
-        return "mapping"
+        return "a mapping"
     if isinstance(value, list):
-        return "list"
+        return "a list"
     if isinstance(value, bool):
-        return "boolean"
+        return "true/false"
     if isinstance(value, int | float):
-        return "number"
+        return "a number"
     if isinstance(value, str):
-        return "string"
-    return "null" if value is None else type(value).__name__
+        return "a string"
+    return "null" if value is None else f"a {type(value).__name__}"
 
 
 def _message(err: ErrorDetails, raw: dict[str, Any]) -> tuple[str, str]:
@@ -358,15 +360,15 @@ def _message(err: ErrorDetails, raw: dict[str, Any]) -> tuple[str, str]:
         about = f" ({info.description})" if info is not None and info.description else ""
         return f"required field is missing{about}", ""
     if kind in ("model_type", "model_attributes_type", "dict_type", "dataclass_type"):
-        return f"expected a mapping (key: value), got a {_kind_of(err.get('input'))}", ""
+        return f"expected a mapping (key: value), got {_kind_of(err.get('input'))}", ""
     if kind in ("list_type", "tuple_type"):
-        return f"expected a list, got a {_kind_of(err.get('input'))}", ""
+        return f"expected a list, got {_kind_of(err.get('input'))}", ""
     msg = err["msg"].removeprefix("Value error, ")
     if "input" not in err:
         return msg, ""
     value = err["input"]
     if isinstance(value, dict | list):
-        return msg, "" if kind == "value_error" else f" (got a {_kind_of(value)})"
+        return msg, "" if kind == "value_error" else f" (got {_kind_of(value)})"
     got = shown(value)
     return msg, "" if got in msg else f" (got {got})"
 
@@ -388,6 +390,8 @@ def validation_lines(exc: ValidationError, raw: dict[str, Any], source: str) -> 
         by_path.setdefault(path, []).append(_message(err, raw))
     lines = []
     for path, found in by_path.items():
+        if any(p.startswith(f"{path}[") for p in by_path) and found[0][0].startswith("must not"):
+            continue  # "empty" only because its items failed: those lines say why
         messages = list(dict.fromkeys(m for m, _ in found))
         joined = messages[0]
         for more in messages[1:]:

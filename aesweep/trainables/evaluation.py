@@ -36,10 +36,7 @@ from aesweep.models.base import AutoencoderModel
 
 SW_DIRECTIONS = 50
 EVAL_SEED = 0
-SAMPLER_METRICS = ("sample_cw",)
-"""What :func:`evaluate_sampler` always measures of a sampler (without prefix)."""
-OPTIONAL_SAMPLER_METRICS = ("fid",)
-"""What it measures when the spec asks (``evaluation.fid``)."""
+# The names of the metrics logged here: aesweep/config/metrics.py (plan checks selection.metric).
 FIDScore = Callable[[torch.Tensor], float]
 """(N, C, H, W) images in [0, 1] -> FID against the trial's reference (aesweep.fid)."""
 
