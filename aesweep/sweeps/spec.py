@@ -181,9 +181,11 @@ def spec_json_schema() -> dict[str, Any]:
                 prop.setdefault("description", " ".join(about.split()))
         members = node.get("anyOf")
         default = node.get("default")
-        if isinstance(members, list) and isinstance(default, list) and len(default) == 1:
-            if any(m.get("type") == "array" for m in members if isinstance(m, dict)):
-                node["default"] = default[0]  # a grid axis of one value: as a spec writes it
+        axis = isinstance(members, list) and any(
+            isinstance(m, dict) and m.get("type") == "array" for m in members
+        )
+        if axis and isinstance(default, list) and len(default) == 1:
+            node["default"] = default[0]  # a grid axis of one value: as a spec writes it
         for value in node.values():
             visit(value)
 

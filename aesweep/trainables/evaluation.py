@@ -23,6 +23,8 @@ from collections.abc import Callable
 import torch
 
 from aesweep.config.evaluation import EvaluationConfig
+from aesweep.config.metrics import OPTIONAL_SAMPLER_METRICS as OPTIONAL_SAMPLER_METRICS
+from aesweep.config.metrics import SAMPLER_METRICS as SAMPLER_METRICS
 from aesweep.distances import (
     cw_distance,
     cw_normality,
@@ -36,7 +38,9 @@ from aesweep.models.base import AutoencoderModel
 
 SW_DIRECTIONS = 50
 EVAL_SEED = 0
-# The names of the metrics logged here: aesweep/config/metrics.py (plan checks selection.metric).
+# SAMPLER_METRICS (what evaluate_sampler always measures, without prefix) and
+# OPTIONAL_SAMPLER_METRICS (with evaluation.fid) are defined with every logged metric's name in
+# aesweep/config/metrics.py, where plan checks selection.metric against them.
 FIDScore = Callable[[torch.Tensor], float]
 """(N, C, H, W) images in [0, 1] -> FID against the trial's reference (aesweep.fid)."""
 
