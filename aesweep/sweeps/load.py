@@ -263,7 +263,10 @@ def _element(annotation: Any, index: int) -> Any:
 
 
 def _show_key(key: Any) -> str:
+    """A key as a path part: look-alike and invisible characters escaped, ``""`` if empty."""
     text = str(key)
+    if not text:
+        return '""'
     return text if text.isascii() and text.isprintable() else ascii(text)[1:-1]
 
 
@@ -370,7 +373,7 @@ def _message(err: ErrorDetails, raw: dict[str, Any]) -> tuple[str, str]:
     if isinstance(value, dict | list):
         return msg, "" if kind == "value_error" else f" (got {_kind_of(value)})"
     got = shown(value)
-    return msg, "" if got in msg else f" (got {got})"
+    return msg, "" if isinstance(value, str) and got in msg else f" (got {got})"
 
 
 def validation_lines(exc: ValidationError, raw: dict[str, Any], source: str) -> list[str]:
