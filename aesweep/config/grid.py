@@ -12,8 +12,19 @@ import operator
 from functools import cache
 from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
-from pydantic_core import PydanticUndefined
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    create_model,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, PydanticUndefined, core_schema
+
+from aesweep.config.base import STRICT_INPUT, StrictScalars
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -35,6 +46,43 @@ def _as_list(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
 
 
+def no_duplicates(values: list[Any]) -> list[Any]:
+    """A grid axis holds each value once (after validation, so ``1`` and ``1.0`` are the same):
+    a repeated value would plan the same trial twice. The error's context names both indices
+    (``index``, ``first``) for the message ``lr[2]: duplicate of lr[0] (0.001)``."""
+    for i, value in enumerate(values):
+        for j in range(i):
+            if values[j] == value:
+                raise PydanticCustomError(
+                    "duplicate_value",
+                    "duplicate of the value at index {first} ({value})",
+                    {"index": i, "first": j, "value": value},
+                )
+    return values
+
+
+class ScalarOrList:
+    """JSON Schema metadata of a field that takes a value or a list of values (a grid axis,
+    ``data``, ``seeds``): the schema admits both, as validation does."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        out = handler(schema)
+        items = out.get("items")
+        if out.get("type") != "array" or not isinstance(items, dict):
+            return out
+        listed = {k: v for k, v in out.items() if k in ("type", "items", "minItems")}
+        rest = {k: v for k, v in out.items() if k not in listed}
+        return {"anyOf": [items, listed], **rest}
+
+    def __repr__(self) -> str:
+        return "ScalarOrList()"
+
+
+SCALAR_OR_LIST = ScalarOrList()
+
+
 def sweepable_fields(cls: type[BaseModel]) -> list[str]:
     """Names of the fields of ``cls`` that are grid axes in a spec."""
     return [
@@ -44,11 +92,12 @@ def sweepable_fields(cls: type[BaseModel]) -> list[str]:
     ]
 
 
-class GridModel(BaseModel):
-    """Base of the spec-side twins: unknown keys are errors; ``__scalar_model__`` is the config
-    class an entry expands into."""
+class GridModel(StrictScalars, BaseModel):
+    """Base of the spec-side twins: unknown keys are errors, numbers finite and not booleans
+    (as :class:`aesweep.config.base.StrictConfig`); ``__scalar_model__`` is the config class an
+    entry expands into."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(**STRICT_INPUT)
     __scalar_model__: ClassVar[type[BaseModel]]
 
 
@@ -59,7 +108,8 @@ def _annotated(base: Any, *metadata: Any) -> Any:
 
 @cache
 def grid_model(cls: type[M]) -> type[GridModel]:
-    """The spec-side twin of ``cls``: every sweepable field holds a non-empty list."""
+    """The spec-side twin of ``cls``: every sweepable field holds a non-empty list of distinct
+    values."""
     axes = set(sweepable_fields(cls))
     fields: dict[str, Any] = {}
     for name, info in cls.model_fields.items():
@@ -68,7 +118,13 @@ def grid_model(cls: type[M]) -> type[GridModel]:
             rest = [m for m in info.metadata if m is not SWEEPABLE]
             element = _annotated(info.annotation, *rest)
             values = list.__class_getitem__(element)
-            annotation = _annotated(values, BeforeValidator(_as_list), Field(min_length=1))
+            annotation = _annotated(
+                values,
+                BeforeValidator(_as_list),
+                Field(min_length=1),
+                AfterValidator(no_duplicates),
+                SCALAR_OR_LIST,
+            )
             default = PydanticUndefined if info.is_required() else [info.get_default()]
             fields[name] = (annotation, Field(default, **kwargs))
         else:

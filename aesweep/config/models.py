@@ -11,21 +11,28 @@ apply to a family is an unknown key there.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
     model_serializer,
-    model_validator,
 )
 
-from aesweep.config.base import Described, Registered, StrictConfig
+from aesweep.config import metrics
+from aesweep.config.base import STRICT_INPUT, Described, Registered, StrictConfig
+from aesweep.config.costs import COSTS
+from aesweep.config.data import DataConfig
 from aesweep.config.distances import DistanceKind
 from aesweep.config.grid import Sweepable
 from aesweep.config.registry import Registry
+
+if TYPE_CHECKING:
+    from aesweep.config.trial import TrialConfig
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,17 @@ class ModelConfig(StrictConfig):
     """What the family's regulariser compares (decides strategy compatibility and cost)."""
     trainable: ClassVar[str]
     """``module:function`` that trains one trial of this family (see trainables/entry.py)."""
+    train_parts: ClassVar[tuple[str, ...]] = ("loss",)
+    """The parts of a training step it logs, as ``train_<part>`` (epoch means)."""
+
+    def logged_metrics(self, trial: TrialConfig) -> frozenset[str]:
+        """The metrics a trial of this model logs (``selection.metric`` must be one)."""
+        raise NotImplementedError
+
+    def data_problem(self, data: DataConfig) -> tuple[str, str] | None:
+        """(the field, why) when this model cannot train on ``data``, known before loading
+        it; None when it can."""
+        return None
 
     @property
     def label(self) -> str:
@@ -164,15 +182,51 @@ class AutoencoderConfig(ModelConfig):
     )
 
     trainable: ClassVar[str] = "aesweep.trainables.autoencoder:train_autoencoder"
+    train_parts: ClassVar[tuple[str, ...]] = ("loss", "rec", "latent")
 
-    @model_validator(mode="after")
-    def _latent_trick_applies(self) -> AutoencoderConfig:
-        if self.latent_trick is not None and 3 <= self.latent_dim <= 7:
+    @field_validator("latent_trick")
+    @classmethod
+    def _latent_trick_applies(
+        cls, latent_trick: LatentTrickConfig | None, info: ValidationInfo
+    ) -> LatentTrickConfig | None:
+        latent_dim = info.data.get("latent_dim")
+        if latent_trick is not None and latent_dim is not None and not cw_closed_form(latent_dim):
             raise ValueError(
-                f"latent_trick: its Cramér-Wold distance needs latent_dim 1, 2 or >= 8, "
-                f"got {self.latent_dim}"
+                f"its Cramér-Wold distance needs latent_dim 1, 2 or >= 8, got {latent_dim}"
             )
-        return self
+        return latent_trick
+
+    def data_problem(self, data: DataConfig) -> tuple[str, str] | None:
+        if ARCHITECTURES.get(self.architecture).images_only and not data.images:
+            return "architecture", f"{self.architecture} needs image data"
+        return None
+
+    def logged_metrics(self, trial: TrialConfig) -> frozenset[str]:
+        """Stage 1's evaluation (rec_error, the latent distances, cost where its distance
+        exists), the prior sampler's metrics and the trial's own (``gen_``), the Latent
+        Trick's (``lt_``) when on, FID when ``evaluation.fid`` is set, training parts, timings
+        and ``lr`` under a schedule (README "Metrics")."""
+        names = {
+            *metrics.AUTOENCODER_METRICS,
+            *metrics.EPOCH_TIMINGS,
+            *(metrics.TRAIN_PREFIX + part for part in self.train_parts),
+        }
+        if cw_closed_form(self.latent_dim):
+            names.add(metrics.CW_DISTANCE)
+        if self.distance.cost_metric in names:
+            names.add(metrics.COST)
+        names |= {cost for cost, (distance, _) in COSTS.items() if distance in names}
+        fid = trial.evaluation.fid is not None
+        sampler = {*metrics.SAMPLER_METRICS, *(metrics.OPTIONAL_SAMPLER_METRICS if fid else ())}
+        timings = {*metrics.SAMPLER_TIMINGS, *(metrics.FID_TIMINGS if fid else ())}
+        names |= sampler | timings
+        names |= {metrics.OWN_SAMPLER_PREFIX + m for m in sampler}
+        if self.latent_trick is not None:
+            stage2 = {*metrics.LATENT_TRICK_METRICS, *sampler, *timings}
+            names |= {metrics.LATENT_TRICK_PREFIX + m for m in stage2}
+        if trial.optimizer.schedule is not None:
+            names.add(metrics.LEARNING_RATE)
+        return frozenset(names)
 
     @model_serializer(mode="wrap")
     def _drop_unset_latent_trick(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -194,7 +248,7 @@ class WithReconstruction(BaseModel):
     training forms (the evaluation's rec_error is always MoW's mean per-image sum). A mixin:
     list it before :class:`AutoencoderConfig` among a family's bases."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(**STRICT_INPUT, frozen=True)
 
     reconstruction: Annotated[str, Registered(RECONSTRUCTIONS)] = Field(
         "sqrt_sum",
@@ -207,7 +261,7 @@ class WithLatentWeight(BaseModel):
     """Families whose objective is rec + λ · (latent term). A mixin: list it first among a
     family's bases, so its :attr:`latent_weight` is the one that counts."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(**STRICT_INPUT, frozen=True)
 
     lambda_: Sweepable[Annotated[float, Field(ge=0)]] = Field(
         1.0, alias="lambda", description="λ, the weight of the latent term"
@@ -218,11 +272,18 @@ class WithLatentWeight(BaseModel):
         return self.lambda_
 
 
-def require_cw_closed_form(latent_dim: int) -> None:
-    """The closed-form Cramér-Wold distance to N(0, I) needs d >= 8, or exactly 1 or 2
-    (REFERENCE: Distances)."""
-    if latent_dim < 8 and latent_dim not in (1, 2):
+def cw_closed_form(latent_dim: int) -> bool:
+    """Whether the closed-form Cramér-Wold distance to N(0, I) exists in dimension
+    ``latent_dim``: d >= 8, or exactly 1 or 2 (REFERENCE: Distances)."""
+    return latent_dim >= 8 or latent_dim in (1, 2)
+
+
+def require_cw_closed_form(latent_dim: int) -> int:
+    """``latent_dim``, if the closed-form Cramér-Wold distance exists there (a field
+    validator's body: the error names ``latent_dim``)."""
+    if not cw_closed_form(latent_dim):
         raise ValueError(
-            f"latent_dim {latent_dim}: the closed-form Cramér-Wold distance needs "
-            "latent_dim >= 8 (or exactly 1 or 2)"
+            "the closed-form Cramér-Wold distance needs latent_dim >= 8 (or exactly 1 or 2), "
+            f"got {latent_dim}"
         )
+    return latent_dim

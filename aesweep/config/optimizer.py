@@ -13,7 +13,7 @@ from functools import reduce
 from operator import or_
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from aesweep.config.base import Described, Registered, StrictConfig
 from aesweep.config.grid import Sweepable
@@ -51,9 +51,11 @@ class StepSchedule(Schedule):
     """× ``gamma`` after every ``every`` epochs; no further decay after epoch ``until``."""
 
     kind: Literal["step"] = "step"
-    every: Annotated[int, Field(gt=0)]
-    gamma: Annotated[float, Field(gt=0, le=1)] = 0.5
-    until: Annotated[int, Field(gt=0)] | None = None
+    every: Annotated[int, Field(gt=0)] = Field(description="epochs between two decays")
+    gamma: Annotated[float, Field(gt=0, le=1)] = Field(0.5, description="factor of each decay")
+    until: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="no further decay after this epoch (null: decay to the end)"
+    )
 
     def factor(self, epoch: int) -> float:
         done = epoch - 1 if self.until is None else min(epoch - 1, self.until)
@@ -65,16 +67,32 @@ class MultiStepSchedule(Schedule):
     """After epoch ``milestones[i]`` the rate is base × ``factors[i]``."""
 
     kind: Literal["multistep"] = "multistep"
-    milestones: Annotated[tuple[Annotated[int, Field(gt=0)], ...], Field(min_length=1)]
-    factors: Annotated[tuple[Annotated[float, Field(gt=0)], ...], Field(min_length=1)]
+    milestones: Annotated[tuple[Annotated[int, Field(gt=0)], ...], Field(min_length=1)] = Field(
+        description="epochs after which the rate changes, increasing"
+    )
+    factors: Annotated[tuple[Annotated[float, Field(gt=0)], ...], Field(min_length=1)] = Field(
+        description="the rate after milestones[i] is base lr x factors[i]"
+    )
 
-    @model_validator(mode="after")
-    def _matching(self) -> MultiStepSchedule:
-        if len(self.milestones) != len(self.factors):
-            raise ValueError("milestones and factors need the same length")
-        if list(self.milestones) != sorted(set(self.milestones)):
+    @field_validator("milestones")
+    @classmethod
+    def _increasing(cls, milestones: tuple[int, ...]) -> tuple[int, ...]:
+        if list(milestones) != sorted(set(milestones)):
             raise ValueError("milestones must increase")
-        return self
+        return milestones
+
+    @field_validator("factors")
+    @classmethod
+    def _one_per_milestone(
+        cls, factors: tuple[float, ...], info: ValidationInfo
+    ) -> tuple[float, ...]:
+        milestones = info.data.get("milestones")
+        if milestones is not None and len(milestones) != len(factors):
+            raise ValueError(
+                f"milestones and factors need the same length ({len(milestones)} milestones, "
+                f"{len(factors)} factors)"
+            )
+        return factors
 
     def factor(self, epoch: int) -> float:
         passed = [f for m, f in zip(self.milestones, self.factors, strict=True) if epoch > m]
@@ -99,13 +117,14 @@ class OptimizerConfig(StrictConfig):
     name: Annotated[str, Registered(OPTIMIZERS)] = Field(
         "adam", description="the optimiser: " + ", ".join(OPTIMIZERS)
     )
-    lr: Sweepable[Annotated[float, Field(gt=0)]] = 1e-3
-    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (
-        0.9,
-        0.999,
+    lr: Sweepable[Annotated[float, Field(gt=0)]] = Field(
+        1e-3, description="the base learning rate; a list is a grid axis"
     )
-    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    momentum: Annotated[float, Field(ge=0, lt=1)] = Field(0.0, description="SGD momentum")
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = Field(
+        (0.9, 0.999), description="Adam's (β1, β2)"
+    )
+    weight_decay: Annotated[float, Field(ge=0)] = Field(0.0, description="L2 weight decay")
     schedule: LRSchedule | None = Field(
         None,
         exclude_if=lambda v: v is None,  # out of trial ids while unset

@@ -23,7 +23,7 @@ class UnknownComponentError(KeyError):
 
     def __init__(self, kind: str, name: str, allowed: list[str]) -> None:
         self.kind, self.name, self.allowed = kind, name, allowed
-        super().__init__(f"unknown {kind} {name!r}; allowed: {', '.join(allowed)}")
+        super().__init__(f"unknown {kind} {ascii(name)}; allowed: {', '.join(allowed)}")
 
     def __str__(self) -> str:
         return str(self.args[0])

@@ -28,6 +28,9 @@ class StrategyConfig(StrictConfig):
     def label(self) -> str:
         return self.kind
 
+    images_per_step_field: ClassVar[str | None] = None
+    """The field that sets :attr:`images_per_step` (named when the training split is smaller)."""
+
     @property
     def images_per_step(self) -> int:
         """How many new training images one optimiser step consumes."""
@@ -43,6 +46,9 @@ def _check_strategy(name: str, cls: type[StrategyConfig]) -> None:
         )
     if not all(isinstance(k, DistanceKind) for k in supports):
         raise TypeError(f"strategy {name!r}: supports holds DistanceKind entries only")
+    field = cls.images_per_step_field
+    if field is not None and field not in cls.model_fields:
+        raise TypeError(f"strategy {name!r}: images_per_step_field {field!r} is not a field")
 
 
 STRATEGIES: Registry[type[StrategyConfig]] = Registry("strategy", check=_check_strategy)

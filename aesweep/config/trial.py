@@ -98,6 +98,10 @@ class TrialConfig(StrictConfig):
         """(dataset, model, strategy): one row of a results table."""
         return (self.data.dataset, self.model.label, self.strategy.label)
 
+    def logged_metrics(self) -> frozenset[str]:
+        """The metrics this trial logs (its model's family decides; see config/metrics.py)."""
+        return self.model.logged_metrics(self)
+
     def with_id(self) -> TrialConfig:
         """This trial with its id computed from its resolved config."""
         return self.model_copy(update={"trial_id": trial_id(self.resolved())})

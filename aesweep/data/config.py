@@ -22,7 +22,15 @@ class DigitsConfig(DataConfig):
     """scikit-learn's 8x8 digits (1,797 images, shipped with scikit-learn): the embedded default."""
 
     dataset: Literal["digits"] = "digits"
-    test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.2, description="fraction of the 1,797 images held out as the test split"
+    )
+    images: ClassVar[bool] = True
+    samples: ClassVar[str] = "8x8 grey images"
+    size: ClassVar[int] = 1_797
+
+    def full_train_size(self) -> int:
+        return self.size - int(round(self.size * self.test_fraction))  # as load_digits splits
 
 
 @DATASETS.register("mnist", implementation="aesweep.data.mnist:load_mnist")
@@ -30,10 +38,17 @@ class MNISTConfig(DataConfig):
     """MNIST through torchvision, read from ``root`` (``download: true`` fetches it)."""
 
     dataset: Literal["mnist"] = "mnist"
-    root: str = "~/.cache/aesweep/data"
-    download: bool = False
+    root: Annotated[str, Field(min_length=1)] = Field(
+        "~/.cache/aesweep/data", description="the folder holding torchvision's MNIST/raw"
+    )
+    download: bool = Field(False, description="fetch the dataset through torchvision if absent")
     folder: ClassVar[str] = "MNIST"
     """torchvision's class and folder name: ``root``/<folder>/raw/*-ubyte."""
+    images: ClassVar[bool] = True
+    samples: ClassVar[str] = "28x28 grey images"
+
+    def full_train_size(self) -> int:
+        return 60_000
 
     def missing(self) -> str | None:
         raw = Path(self.root).expanduser() / self.folder / "raw"
@@ -60,8 +75,15 @@ class CIFAR10Config(DataConfig):
     layout ``root``/cifar-10-batches-py (``download: true`` fetches it through torchvision)."""
 
     dataset: Literal["cifar10"] = "cifar10"
-    root: str = "~/.cache/aesweep/data"
-    download: bool = False
+    root: Annotated[str, Field(min_length=1)] = Field(
+        "~/.cache/aesweep/data", description="the folder holding cifar-10-batches-py"
+    )
+    download: bool = Field(False, description="fetch the dataset through torchvision if absent")
+    images: ClassVar[bool] = True
+    samples: ClassVar[str] = "32x32 RGB images"
+
+    def full_train_size(self) -> int:
+        return 50_000
 
     def missing(self) -> str | None:
         folder = Path(self.root).expanduser() / "cifar-10-batches-py"
@@ -82,11 +104,25 @@ class GaussianMixtureConfig(DataConfig):
     """A 1-D mixture of equal-weight Gaussians (the Run-Sort-ReRun paper's Figure 1 toy)."""
 
     dataset: Literal["gaussian_mixture"] = "gaussian_mixture"
-    means: Annotated[tuple[float, ...], Field(min_length=1)] = (-1.5, -0.5, 0.5, 1.5)
-    std: Annotated[float, Field(gt=0)] = 0.2
-    train_size: Annotated[int, Field(gt=0)] | None = 10_000
-    test_size: Annotated[int, Field(gt=0)] | None = 2_000
-    sample_seed: int = 0
+    means: Annotated[tuple[float, ...], Field(min_length=1)] = Field(
+        (-1.5, -0.5, 0.5, 1.5), description="the means of the equal-weight components"
+    )
+    std: Annotated[float, Field(gt=0)] = Field(0.2, description="σ of every component")
+    train_size: Annotated[int, Field(gt=0)] | None = Field(
+        10_000, description="training samples drawn (null: 10,000)"
+    )
+    test_size: Annotated[int, Field(gt=0)] | None = Field(
+        2_000, description="test samples drawn (null: 2,000)"
+    )
+    sample_seed: int = Field(0, description="seed of the draw (the same data in every trial)")
+    images: ClassVar[bool] = False
+    samples: ClassVar[str] = "1-D points, not images"
+
+    def full_train_size(self) -> int:
+        return 10_000  # drawn when train_size is null (load_gaussian_mixture)
+
+    def train_size_bound(self) -> int:
+        return self.train_size or self.full_train_size()
 
 
 class StreamedImagesConfig(DataConfig):
@@ -94,12 +130,20 @@ class StreamedImagesConfig(DataConfig):
     a DataLoader with ``workers`` processes (``in_memory: true`` loads it whole instead); the
     test split (capped by ``test_size``) is held in memory for evaluation."""
 
-    channels: Literal[1, 3] = 3
-    crop: Annotated[int, Field(gt=0)] | None = None
-    size: Annotated[int, Field(gt=0)] | None = None
-    workers: Annotated[int, Field(ge=0)] = 2
-    prefetch: Annotated[int, Field(gt=0)] = 4
-    in_memory: bool = False
+    channels: Literal[1, 3] = Field(3, description="3: RGB, 1: grey")
+    crop: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="centre crop to this many pixels square (null: none)"
+    )
+    size: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="resize to this many pixels square (null: as read)"
+    )
+    workers: Annotated[int, Field(ge=0)] = Field(
+        2, description="DataLoader processes decoding the training images"
+    )
+    prefetch: Annotated[int, Field(gt=0)] = Field(4, description="batches loaded ahead")
+    in_memory: bool = Field(False, description="load the training split whole instead")
+    images: ClassVar[bool] = True
+    samples: ClassVar[str] = "images"
 
 
 @DATASETS.register("image_folder", implementation="aesweep.data.image_folder:load_image_folder")
@@ -108,16 +152,21 @@ class ImageFolderConfig(StreamedImagesConfig):
     into train and a ``test_fraction`` test split."""
 
     dataset: Literal["image_folder"] = "image_folder"
-    path: str
-    test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    path: Annotated[str, Field(min_length=1)] = Field(
+        description="the folder whose PNG/JPEG images (searched recursively) are the data"
+    )
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.1, description="fraction of the images held out as the test split"
+    )
+    location_field: ClassVar[str] = "path"
 
     def missing(self) -> str | None:
         folder = Path(self.path).expanduser()
         if not folder.is_dir():
-            return f"data.path: no folder {folder}"
+            return f"no folder {folder}"
         images = (p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if len(list(itertools.islice(images, 2))) < 2:  # one to train on, one to test
-            return f"data.path: fewer than 2 PNG/JPEG images under {folder}"
+            return f"fewer than 2 PNG/JPEG images under {folder}"
         return None
 
 
@@ -128,10 +177,18 @@ class CelebAConfig(StreamedImagesConfig):
     resized to 64x64 (WAE §4). ``test_size`` defaults to 10,000 held in memory (470 MiB)."""
 
     dataset: Literal["celeba"] = "celeba"
-    root: str = "~/.cache/aesweep/data"
-    crop: Annotated[int, Field(gt=0)] | None = 140
-    size: Annotated[int, Field(gt=0)] | None = 64
-    test_size: Annotated[int, Field(gt=0)] | None = 10_000
+    root: Annotated[str, Field(min_length=1)] = Field(
+        "~/.cache/aesweep/data", description="the folder holding torchvision's celeba/"
+    )
+    crop: Annotated[int, Field(gt=0)] | None = Field(
+        140, description="centre crop to this many pixels square (null: none)"
+    )
+    size: Annotated[int, Field(gt=0)] | None = Field(
+        64, description="resize to this many pixels square (null: as read)"
+    )
+    test_size: Annotated[int, Field(gt=0)] | None = Field(
+        10_000, description="the first N images of the official test partition"
+    )
 
     @property
     def folder(self) -> Path:

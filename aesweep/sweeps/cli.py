@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1 only)")
     sp.add_argument("--workers", type=int, default=2, help="server processes (default 2)")
     _add_fid_parser(sub)
+    help = "print the JSON Schema of a spec (for editors: specs/aesweep.schema.json)"
+    sub.add_parser("schema", help=help, description=help)
     return p
 
 
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "fid":
         return _fid(args)
+    if args.command == "schema":
+        return _schema()
     from aesweep.sweeps.load import SpecError, load_plan
 
     try:
@@ -249,6 +253,13 @@ def _ui(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyp
     print(f"MLflow UI for {store.uri}", flush=True)
     print(f"runs of {spec.experiment}: {url}  (Ctrl-C to stop)", flush=True)
     return serve(ui_command(store.uri, args.host, args.port, args.workers), ui_env())
+
+
+def _schema() -> int:
+    from aesweep.sweeps.spec import spec_json_schema
+
+    print(json.dumps(spec_json_schema(), indent=2, ensure_ascii=False))
+    return 0
 
 
 def _fid(args: argparse.Namespace) -> int:

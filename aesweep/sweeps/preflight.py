@@ -136,7 +136,7 @@ def check_data(spec: SweepSpec) -> list[str]:
     for i, data in enumerate(spec.data):
         why = data.missing()
         if why:
-            problems.append(f"data[{i}] ({data.dataset}): {why}")
+            problems.append(f"data[{i}].{data.location_field}: {why}")
     return problems
 
 

@@ -10,7 +10,7 @@ from functools import reduce
 from operator import or_
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from aesweep.catalog import DATASETS, MODELS, STRATEGIES
 from aesweep.config.base import StrictConfig
@@ -20,7 +20,7 @@ from aesweep.config.evaluation import (
     ComputeConfig,
     EvaluationConfig,
 )
-from aesweep.config.grid import GridModel, grid_model
+from aesweep.config.grid import SCALAR_OR_LIST, GridModel, grid_model, no_duplicates
 from aesweep.config.optimizer import OptimizerConfig
 from aesweep.config.registry import Registry
 from aesweep.strategies.minibatch.config import MinibatchConfig
@@ -65,8 +65,10 @@ class SelectionConfig(StrictConfig):
     over (checked against the trials' fields when the spec is planned); every other varying
     key makes rows of its own."""
 
-    metric: str = "cost"
-    mode: Literal["min", "max"] = "min"
+    metric: str = Field(
+        "cost", description="a metric every trial logs (README 'Metrics'), e.g. cost, fid"
+    )
+    mode: Literal["min", "max"] = Field("min", description="min: lowest is best; max: highest")
     over: list[str] = Field(
         default_factory=lambda: list(DEFAULT_SELECTION_OVER),
         description="dotted keys of the axes the selection chooses over (default lr and λ)",
@@ -76,21 +78,35 @@ class SelectionConfig(StrictConfig):
 class ResourcesConfig(StrictConfig):
     """Per-trial resources. ``auto`` GPUs: a share of one GPU when there is one, else none."""
 
-    cpus_per_trial: Annotated[float, Field(gt=0)] = 1.0
-    gpus_per_trial: Annotated[float, Field(ge=0)] | Literal["auto"] = "auto"
-    memory_per_trial: Annotated[float, Field(gt=0)] | None = None  # GiB (Ray's "memory")
+    cpus_per_trial: Annotated[float, Field(gt=0)] = Field(
+        1.0, description="CPUs Ray reserves per trial (1 + data.workers for streamed data)"
+    )
+    gpus_per_trial: Annotated[float, Field(ge=0)] | Literal["auto"] = Field(
+        "auto", description="GPUs (or a share of one) per trial; auto: a share if there is one"
+    )
+    memory_per_trial: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="GiB of memory Ray reserves per trial (null: none reserved)"
+    )
 
 
 class TrackingConfig(StrictConfig):
     """Where results go: MLflow (``uri``, ``experiment``) and Ray Tune's storage."""
 
-    uri: str = "sqlite:///mlflow.db"
-    experiment: str | None = None
-    storage: str = "aesweep_runs"
+    uri: Annotated[str, Field(min_length=1)] = Field(
+        "sqlite:///mlflow.db", description="the MLflow tracking store (sqlite:/// or http://)"
+    )
+    experiment: Annotated[str, Field(min_length=1)] | None = Field(
+        None, description="the MLflow experiment (null: the spec's name)"
+    )
+    storage: Annotated[str, Field(min_length=1)] = Field(
+        "aesweep_runs", description="Ray Tune's storage: checkpoints, shared by every node"
+    )
 
 
 class FailureConfig(StrictConfig):
-    max_retries: Annotated[int, Field(ge=0)] = 2
+    max_retries: Annotated[int, Field(ge=0)] = Field(
+        2, description="times Ray retries a trial whose process died, from its checkpoint"
+    )
 
 
 def _as_list(value: Any) -> Any:
@@ -100,25 +116,96 @@ def _as_list(value: Any) -> Any:
 class SweepSpec(StrictConfig):
     """One YAML file: what to train, over which grid, and where results go."""
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
-    data: Annotated[list[DataEntry], BeforeValidator(_as_list), Field(min_length=1)] = Field(
-        default_factory=lambda: [DATASETS.get("digits")(dataset="digits")]
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)] = Field(
+        description="the sweep's name: letters, digits, _ . - (the default MLflow experiment)"
     )
-    models: Annotated[list[ModelEntry], Field(min_length=1)]
+    data: Annotated[
+        list[DataEntry], BeforeValidator(_as_list), Field(min_length=1), SCALAR_OR_LIST
+    ] = Field(
+        default_factory=lambda: [DATASETS.get("digits")(dataset="digits")],
+        description="a dataset, or a list of datasets (an axis); default: digits",
+    )
+    models: Annotated[list[ModelEntry], Field(min_length=1)] = Field(
+        description="model entries: a family and its fields; lists in sweepable fields are axes"
+    )
     strategies: Annotated[list[StrategyEntry], Field(min_length=1)] = Field(
-        default_factory=lambda: [grid_model(MinibatchConfig)()]
+        default_factory=lambda: [grid_model(MinibatchConfig)()],
+        description="training strategies (an axis); default: minibatch(64)",
     )
-    optimizer: OptimizerGrid = Field(default_factory=lambda: OptimizerGrid())
-    epochs: Annotated[int, Field(gt=0)] = 10
-    seeds: Annotated[list[int], BeforeValidator(_as_list), Field(min_length=1)] = [0]
-    evaluation: EvaluationConfig = EvaluationConfig()
-    compute: ComputeConfig = ComputeConfig()
-    selection: SelectionConfig = SelectionConfig()
-    resources: ResourcesConfig = ResourcesConfig()
-    tracking: TrackingConfig = TrackingConfig()
-    checkpoint: CheckpointConfig = CheckpointConfig()
-    failure: FailureConfig = FailureConfig()
+    optimizer: OptimizerGrid = Field(
+        default_factory=lambda: OptimizerGrid(), description="the autoencoder's optimiser"
+    )
+    epochs: Annotated[int, Field(gt=0)] = Field(10, description="training epochs per trial")
+    seeds: Annotated[
+        list[int],
+        BeforeValidator(_as_list),
+        Field(min_length=1),
+        AfterValidator(no_duplicates),
+        SCALAR_OR_LIST,
+    ] = Field([0], description="a seed or a list of seeds (an axis)")
+    evaluation: EvaluationConfig = Field(
+        EvaluationConfig(), description="test-split evaluation: how often, how many, FID"
+    )
+    compute: ComputeConfig = Field(ComputeConfig(), description="mixed precision, torch.compile")
+    selection: SelectionConfig = Field(
+        SelectionConfig(), description="how results picks each row's lr and λ"
+    )
+    resources: ResourcesConfig = Field(ResourcesConfig(), description="CPUs and GPUs per trial")
+    tracking: TrackingConfig = Field(
+        TrackingConfig(), description="where results go: MLflow and Ray Tune's storage"
+    )
+    checkpoint: CheckpointConfig = Field(
+        CheckpointConfig(), description="how often trials checkpoint, how many kept"
+    )
+    failure: FailureConfig = Field(FailureConfig(), description="retries of a failed trial")
 
     @property
     def experiment(self) -> str:
         return self.tracking.experiment or self.name
+
+
+SCHEMA_FILE = "aesweep.schema.json"
+"""The JSON Schema of a spec, committed beside the shipped specs (``aesweep schema``)."""
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a spec (``SweepSpec.model_json_schema()``), for editors: every
+    field with its description and default; a discriminated entry requires its tag (as
+    validation does) and the tag's description is its class's first docstring line; a
+    grid axis admits a value or a list."""
+    schema = SweepSpec.model_json_schema()
+    defs: dict[str, Any] = schema.get("$defs", {})
+
+    def visit(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+            return
+        if not isinstance(node, dict):
+            return
+        disc = node.get("discriminator")
+        if isinstance(disc, dict) and "propertyName" in disc:  # not a field named so
+            tag = disc["propertyName"]
+            for ref in disc.get("mapping", {}).values():
+                target = defs[ref.rsplit("/", 1)[-1]]
+                if tag not in target.setdefault("required", []):
+                    target["required"].insert(0, tag)
+                prop = target["properties"][tag]
+                about = str(target.get("description", "")).strip().split("\n\n")[0]
+                prop.setdefault("description", " ".join(about.split()))
+        members = node.get("anyOf")
+        default = node.get("default")
+        axis = isinstance(members, list) and any(
+            isinstance(m, dict) and m.get("type") == "array" for m in members
+        )
+        if axis and isinstance(default, list) and len(default) == 1:
+            node["default"] = default[0]  # a grid axis of one value: as a spec writes it
+        for value in node.values():
+            visit(value)
+
+    visit(schema)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "aesweep sweep spec",
+        **{k: v for k, v in schema.items() if k != "title"},
+    }

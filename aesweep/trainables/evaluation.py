@@ -34,6 +34,8 @@ import torch
 
 from aesweep.config.costs import cost_metrics
 from aesweep.config.evaluation import EvaluationConfig
+from aesweep.config.metrics import OPTIONAL_SAMPLER_METRICS as OPTIONAL_SAMPLER_METRICS
+from aesweep.config.metrics import SAMPLER_METRICS as SAMPLER_METRICS
 from aesweep.distances import (
     cw_distance,
     cw_normality,
@@ -49,10 +51,9 @@ SW_DIRECTIONS = 50
 EVAL_SEED = 0
 SUBSET_SEED = 1000
 """Added to the trial's seed for the test subsets (EVAL_SEED + seed: the prior draws)."""
-SAMPLER_METRICS = ("sample_cw",)
-"""What :func:`evaluate_sampler` always measures of a sampler (without prefix)."""
-OPTIONAL_SAMPLER_METRICS = ("fid",)
-"""What it measures when the spec asks (``evaluation.fid``)."""
+# SAMPLER_METRICS (what evaluate_sampler always measures, without prefix) and
+# OPTIONAL_SAMPLER_METRICS (with evaluation.fid) are defined with every logged metric's name in
+# aesweep/config/metrics.py, where plan checks selection.metric against them.
 FIDScore = Callable[[torch.Tensor], float]
 """(N, C, H, W) images in [0, 1] -> FID against the trial's reference (aesweep.fid)."""
 

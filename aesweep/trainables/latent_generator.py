@@ -22,6 +22,9 @@ import time
 
 import torch
 
+from aesweep.config.metrics import LATENT_TRICK_PREFIX as PREFIX
+from aesweep.config.metrics import OPTIONAL_SAMPLER_METRICS, SAMPLER_METRICS
+from aesweep.config.metrics import OWN_SAMPLER_PREFIX as GENERATOR_PREFIX
 from aesweep.config.models import AutoencoderConfig, LatentTrickConfig
 from aesweep.config.trial import TrialConfig
 from aesweep.data.base import TensorDataset, TrainSplit
@@ -30,19 +33,11 @@ from aesweep.models.base import AutoencoderModel
 from aesweep.models.latent_trick.model import LatentGenerator
 from aesweep.strategies.base import epoch_batches
 from aesweep.tracking.store import TrialRun
-from aesweep.trainables.evaluation import (
-    EVAL_SEED,
-    OPTIONAL_SAMPLER_METRICS,
-    SAMPLER_METRICS,
-    evaluate_sampler,
-    model_prior_sampler,
-)
+from aesweep.trainables.evaluation import EVAL_SEED, evaluate_sampler, model_prior_sampler
 from aesweep.trainables.fid_scoring import fid_scorer
 from aesweep.trainables.images import log_latent_trick_images
 from aesweep.trainables.reporting import Reporter
 
-PREFIX = "lt_"
-GENERATOR_PREFIX = "gen_"
 ALL_SAMPLER_METRICS = (*SAMPLER_METRICS, *OPTIONAL_SAMPLER_METRICS)
 TAG_DIVERGED_STAGE = "aesweep.diverged_stage"
 

@@ -192,7 +192,7 @@ def test_missing_folder_is_a_preflight_line(write_spec, tmp_path, capsys) -> Non
     spec["data"] = {"dataset": "image_folder", "path": str(tmp_path / "nothing")}
     assert main(["run", str(write_spec(spec)), "--inline"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert any("data.path: no folder" in ln for ln in lines)
+    assert any("data[0].path: no folder" in ln for ln in lines)
     assert not (tmp_path / "ray").exists()
     lonely = tmp_path / "one"
     lonely.mkdir()

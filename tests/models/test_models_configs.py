@@ -60,11 +60,11 @@ def test_compatible_pairs_plan(write_spec) -> None:
     [
         ([{"family": "wae_gan"}], [{"kind": "momentum_queue"}], "momentum_queue works only"),
         ([{"family": "cw2"}], [{"kind": "run_sort_rerun"}], "run_sort_rerun works only"),
-        ([{"family": "cw2", "latent_dim": 4}], None, "models[0]: latent_dim 4: the closed-form"),
+        ([{"family": "cw2", "latent_dim": 4}], None, "models[0].latent_dim: the closed-form"),
         (
             [{"family": "ae", "latent_dim": 5, "latent_trick": {}}],
             None,
-            "latent_trick: its Cramér-Wold distance needs latent_dim 1, 2 or >= 8, got 5",
+            "models[0].latent_trick: its Cramér-Wold distance needs latent_dim 1, 2 or >= 8, got 5",
         ),
         (
             [{"family": "generator", "latent_trick": {}}],

@@ -19,7 +19,7 @@ def test_preflight_rejects_unreachable_store_and_missing_data(write_spec, tmp_pa
     assert main(["run", str(path), "--inline"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert any("tracking.uri: folder" in ln and "does not exist" in ln for ln in lines)
-    assert any("data[0] (mnist): MNIST not found" in ln for ln in lines)
+    assert any("data[0].root: MNIST not found" in ln for ln in lines)
     # This machine has no GPU (CI: none either); the request is caught before anything runs.
     import torch
 

@@ -47,6 +47,7 @@ def _spec(uri: str, storage: Path, families: list[str], strategies: list[dict]) 
         "optimizer": {"name": "adam", "lr": 0.001},
         "epochs": 1,
         "evaluation": {"every": 1, "latent_samples": 64},
+        "selection": {"metric": "train_loss"},  # logged by the generator and autoencoders
         "tracking": {"uri": uri, "experiment": "compat", "storage": str(storage)},
     }
 

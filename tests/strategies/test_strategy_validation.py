@@ -55,7 +55,7 @@ def test_each_impossible_pair_is_one_line_at_plan_time(family, kind, capsys, wri
         ),
         (
             {"kind": "moving_window", "window": 64, "fresh": [64, 32, 65]},
-            "strategies[0].fresh: fresh (k = 65) must not exceed window (n = 64)",
+            "strategies[0].fresh[2]: fresh (k = 65) must not exceed window (n = 64)",
         ),
         ({"kind": "moving_window", "fresh": 0}, "strategies[0].fresh: Input should be greater"),
         (

@@ -61,7 +61,7 @@ def test_every_command_rejects_a_bad_spec_without_starting(
         ({"models": []}, "models: must not be empty"),
         (
             {"models": [{"family": "cwae", "latent_dim": [4, 8]}]},
-            "models[0]: latent_dim 4: the closed-form",
+            "models[0].latent_dim[0]: the closed-form Cramér-Wold distance needs latent_dim >= 8",
         ),
     ],
 )

@@ -6,7 +6,7 @@ reconstruction, so there is no per-image ``reconstruction`` form; ``gamma`` pick
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator
 
 from aesweep.config.distances import CRAMER_WOLD, DistanceKind
 from aesweep.config.models import (
@@ -32,7 +32,7 @@ class CW2Config(WithLatentWeight, AutoencoderConfig):
     )
     distance: ClassVar[DistanceKind] = CRAMER_WOLD
 
-    @model_validator(mode="after")
-    def _closed_form_holds(self) -> "CW2Config":
-        require_cw_closed_form(self.latent_dim)
-        return self
+    @field_validator("latent_dim")
+    @classmethod
+    def _closed_form_holds(cls, latent_dim: int) -> int:
+        return require_cw_closed_form(latent_dim)

@@ -2,7 +2,7 @@
 
 from typing import ClassVar, Literal
 
-from pydantic import model_validator
+from pydantic import field_validator
 
 from aesweep.config.distances import CRAMER_WOLD, DistanceKind
 from aesweep.config.models import (
@@ -21,7 +21,7 @@ class CWAEConfig(WithLatentWeight, WithReconstruction, AutoencoderConfig):
     family: Literal["cwae"] = "cwae"
     distance: ClassVar[DistanceKind] = CRAMER_WOLD
 
-    @model_validator(mode="after")
-    def _closed_form_holds(self) -> "CWAEConfig":
-        require_cw_closed_form(self.latent_dim)
-        return self
+    @field_validator("latent_dim")
+    @classmethod
+    def _closed_form_holds(cls, latent_dim: int) -> int:
+        return require_cw_closed_form(latent_dim)

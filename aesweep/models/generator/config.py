@@ -7,13 +7,17 @@ It has its own training function (aesweep/trainables/generator.py): no epochs ov
 ``iterations_per_epoch`` optimiser steps between evaluations.
 """
 
-from typing import Annotated, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field
 
+from aesweep.config import metrics
 from aesweep.config.distances import SLICED_DATA, DistanceKind
 from aesweep.config.grid import Sweepable
 from aesweep.config.models import MODELS, ModelConfig
+
+if TYPE_CHECKING:
+    from aesweep.config.trial import TrialConfig
 
 
 @MODELS.register("generator", implementation="aesweep.models.generator.model:Generator")
@@ -27,14 +31,15 @@ class GeneratorConfig(ModelConfig):
     """
 
     family: Literal["generator"] = "generator"
-    latent_dim: Sweepable[Annotated[int, Field(gt=0)]] = 1
-    hidden: Annotated[tuple[Annotated[int, Field(gt=0)], ...], Field(min_length=1)] = (
-        32,
-        64,
-        128,
-        128,
+    latent_dim: Sweepable[Annotated[int, Field(gt=0)]] = Field(
+        1, description="dimension of the noise ε"
     )
-    negative_slope: Annotated[float, Field(ge=0)] = 0.01
+    hidden: Annotated[tuple[Annotated[int, Field(gt=0)], ...], Field(min_length=1)] = Field(
+        (32, 64, 128, 128), description="units of the hidden layers"
+    )
+    negative_slope: Annotated[float, Field(ge=0)] = Field(
+        0.01, description="slope of the LeakyReLU for negative inputs"
+    )
     batch_norm: bool = Field(True, description="BatchNorm on running statistics before the output")
     power: Literal[1, 2] = Field(
         2, description="p of W_p^p (REFERENCE: 2; the authors' toy script uses 1)"
@@ -53,3 +58,14 @@ class GeneratorConfig(ModelConfig):
     )
     trainable: ClassVar[str] = "aesweep.trainables.generator:train_generator"
     distance: ClassVar[DistanceKind] = SLICED_DATA
+
+    def logged_metrics(self, trial: "TrialConfig") -> frozenset[str]:
+        """W1 to the test split, the training loss, timings and the annealed lr."""
+        return frozenset(
+            {
+                *metrics.GENERATOR_METRICS,
+                *metrics.EPOCH_TIMINGS,
+                metrics.TRAIN_PREFIX + "loss",
+                metrics.LEARNING_RATE,
+            }
+        )

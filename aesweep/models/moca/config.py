@@ -34,8 +34,10 @@ class MoCAConfig(WithLatentWeight, WithReconstruction, AutoencoderConfig):
     """
 
     family: Literal["moca"] = "moca"
-    prior: Literal["sphere"] = "sphere"
-    lambda_: Sweepable[Annotated[float, Field(ge=0)]] = Field(1000.0, alias="lambda")
+    prior: Literal["sphere"] = Field("sphere", description="the latent prior: the unit sphere")
+    lambda_: Sweepable[Annotated[float, Field(ge=0)]] = Field(
+        1000.0, alias="lambda", description="λ, the weight of L_MoCo"
+    )
     reconstruction: Annotated[str, Registered(RECONSTRUCTIONS)] = Field(
         "sum", description="MoCA's rec: mean over the batch of ||x - x̂||² (form 'sum')"
     )

@@ -22,9 +22,8 @@ class DiscriminatorConfig(StrictConfig):
     width: Annotated[int, Field(gt=0)] = Field(512, description="units per hidden layer")
     layers: Annotated[int, Field(gt=0)] = Field(4, description="fully connected ReLU layers")
     lr: Annotated[float, Field(gt=0)] = Field(5e-4, description="Adam learning rate of D")
-    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (
-        0.5,
-        0.999,
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = Field(
+        (0.5, 0.999), description="Adam's (β1, β2) of D"
     )
 
 
@@ -34,5 +33,8 @@ class WAEGANConfig(WithLatentWeight, WithReconstruction, AutoencoderConfig):
     autoencoder's step on the same batch: maximise λ [log D(P) + log(1 - D(Z))]."""
 
     family: Literal["wae_gan"] = "wae_gan"
-    discriminator: DiscriminatorConfig = DiscriminatorConfig()
+    discriminator: DiscriminatorConfig = Field(
+        DiscriminatorConfig(), description="the latent discriminator and its optimiser"
+    )
     distance: ClassVar[DistanceKind] = ADVERSARIAL
+    train_parts: ClassVar[tuple[str, ...]] = ("loss", "rec", "latent", "disc_loss", "disc_acc")

@@ -13,7 +13,7 @@ class WAEMMDConfig(WithLatentWeight, WithReconstruction, AutoencoderConfig):
     """rec + λ MMD_IMQ(Z, P), U-statistic in training (REFERENCE: MMD)."""
 
     family: Literal["wae_mmd"] = "wae_mmd"
-    scales: Annotated[tuple[float, ...], Field(min_length=1)] = Field(
+    scales: Annotated[tuple[Annotated[float, Field(gt=0)], ...], Field(min_length=1)] = Field(
         (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0), description="multipliers s of the IMQ scale C"
     )
     distance: ClassVar[DistanceKind] = MMD

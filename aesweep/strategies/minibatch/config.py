@@ -21,11 +21,13 @@ class MinibatchConfig(StrategyConfig):
     kind: Literal["minibatch"] = "minibatch"
     supports: ClassVar[frozenset[DistanceKind]] = frozenset(DISTANCE_KINDS.values())
     """Distance kinds it feeds: all: the set is the batch, whatever F is."""
-    batch_size: Sweepable[Annotated[int, Field(gt=0)]] = 64
+    batch_size: Sweepable[Annotated[int, Field(gt=0)]] = Field(64, description="n: images per step")
 
     @property
     def label(self) -> str:
         return f"minibatch({self.batch_size})"
+
+    images_per_step_field: ClassVar[str | None] = "batch_size"
 
     @property
     def images_per_step(self) -> int:

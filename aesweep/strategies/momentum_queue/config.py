@@ -48,6 +48,8 @@ class MomentumQueueConfig(StrategyConfig):
     def label(self) -> str:
         return f"momentum_queue({self.batch_size},{self.size})"
 
+    images_per_step_field: ClassVar[str | None] = "batch_size"
+
     @property
     def images_per_step(self) -> int:
         return self.batch_size

@@ -45,6 +45,8 @@ class MovingWindowConfig(StrategyConfig):
     def label(self) -> str:
         return f"moving_window({self.window},{self.fresh})"
 
+    images_per_step_field: ClassVar[str | None] = "fresh"
+
     @property
     def images_per_step(self) -> int:
         return self.fresh

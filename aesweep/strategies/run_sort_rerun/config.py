@@ -56,6 +56,8 @@ class RunSortReRunConfig(StrategyConfig):
     def label(self) -> str:
         return f"run_sort_rerun({self.effective_batch},{self.chunk})"
 
+    images_per_step_field: ClassVar[str | None] = "effective_batch"
+
     @property
     def images_per_step(self) -> int:
         return self.effective_batch
