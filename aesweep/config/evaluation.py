@@ -90,6 +90,17 @@ class ComputeConfig(StrictConfig):
 
     amp: bool = Field(False, description="bfloat16 autocast of the networks on a GPU")
     compile: bool = Field(False, description="torch.compile of the encoder and decoder")
+    pack: Literal["auto", "off"] | Annotated[int, Field(gt=0)] = Field(
+        "auto",
+        exclude=True,  # how trials are grouped, never what one computes: out of trial ids
+        description="trial packs (grid points differing only in values trained as one "
+        "vectorized computation): auto (packs where a timing says it pays), off, or the most "
+        "members of a pack",
+    )
+
+    def identity(self) -> ComputeConfig:
+        """This config without ``pack`` (what decides a trial's computation)."""
+        return self.model_copy(update={"pack": "auto"})
 
 
 class CheckpointConfig(StrictConfig):

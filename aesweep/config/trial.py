@@ -79,7 +79,7 @@ class TrialConfig(StrictConfig):
     evaluation: EvaluationConfig
     checkpoint: CheckpointConfig
     compute: ComputeConfig = Field(
-        default_factory=ComputeConfig, exclude_if=lambda c: c == ComputeConfig()
+        default_factory=ComputeConfig, exclude_if=lambda c: c.identity() == ComputeConfig()
     )  # left out of the resolved config when default, so existing trial ids stay
 
     def resolved(self) -> dict[str, Any]:

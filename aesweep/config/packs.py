@@ -1,0 +1,133 @@
+"""Which trials can train as one pack (torch-free: ``plan`` shows it, the driver forms them).
+
+Trials that share every shape-determining field (data and its sizes, family, architecture,
+width, latent size, strategy kind and sizes, epochs, optimiser name and schedule kind,
+evaluation, checkpoints) and differ only in values (lr, λ, seed, momentum, betas, weight
+decay, the schedule's values) share a :func:`pack_key`. :func:`form_packs` groups them up to
+``compute.pack`` members; a trial that does not pack gets one line saying why
+(:func:`why_unpacked`). A pack's id is a hash of its members' trial ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from aesweep.config.base import StrictConfig
+from aesweep.config.trial import TrialConfig, TrialPayload
+
+PACKED_FAMILIES = ("ae", "wae_mmd", "cwae", "swae", "cw2")
+"""Families with a packed objective (aesweep/models/packed.py)."""
+PACKED_STRATEGIES = ("minibatch", "moving_window")
+PACKED_ARCHITECTURES = ("mlp",)
+STREAMED_DATASETS = ("image_folder", "celeba")
+VALUE_FIELDS = {
+    "optimizer": ("lr", "momentum", "betas", "weight_decay"),
+    "model": ("lambda",),
+}
+"""Fields members of one pack may differ in (besides ``seed`` and the schedule's values)."""
+
+
+def why_unpacked(trial: TrialConfig) -> str | None:
+    """One line on why ``trial`` cannot be a pack member at all (None: it can)."""
+    resolved = trial.resolved()
+    model, strategy = resolved["model"], resolved["strategy"]
+    if trial.compute.pack == "off":
+        return "compute.pack is off"
+    if model["family"] not in PACKED_FAMILIES:
+        return f"family {model['family']} has no packed form (packs: {', '.join(PACKED_FAMILIES)})"
+    if strategy["kind"] not in PACKED_STRATEGIES:
+        return f"strategy {strategy['kind']} has no packed form"
+    if model.get("architecture") not in PACKED_ARCHITECTURES:
+        return f"architecture {model.get('architecture')} has no packed form (mlp only)"
+    if model.get("latent_trick") is not None:
+        return "the Latent Trick's stage 2 runs unpacked"
+    if trial.data.dataset in STREAMED_DATASETS:
+        return f"{trial.data.dataset} streams from disk"
+    if trial.evaluation.fid is not None:
+        return "evaluation.fid runs unpacked"
+    if trial.compute.amp or trial.compute.compile:
+        return "compute.amp and compute.compile run unpacked"
+    return None
+
+
+def pack_key(trial: TrialConfig) -> str:
+    """What members of one pack share: the resolved config without its value fields."""
+    resolved = trial.resolved()
+    resolved.pop("seed", None)
+    for section, names in VALUE_FIELDS.items():
+        resolved[section] = {k: v for k, v in resolved[section].items() if k not in names}
+    schedule = resolved["optimizer"].get("schedule")
+    if schedule is not None:
+        resolved["optimizer"]["schedule"] = {"kind": schedule["kind"]}
+    return json.dumps(resolved, sort_keys=True)
+
+
+def pack_id(member_ids: Sequence[str]) -> str:
+    """``pack-`` and 10 hex digits of the sorted member trial ids."""
+    blob = ",".join(sorted(member_ids))
+    return "pack-" + hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+@dataclass
+class PackPlan:
+    """Packs (lists of at least two trials) and, for each trial left alone, why."""
+
+    packs: list[list[TrialConfig]] = field(default_factory=list)
+    alone: dict[str, str] = field(default_factory=dict)  # trial id -> why
+
+    def pack_of(self) -> dict[str, str]:
+        """trial id -> its pack's id."""
+        return {t.trial_id: pack_id([m.trial_id for m in p]) for p in self.packs for t in p}
+
+
+def form_packs(trials: Sequence[TrialConfig], limit: int | None = None) -> PackPlan:
+    """Group ``trials`` by :func:`pack_key` in plan order, at most ``limit`` (or each trial's
+    ``compute.pack`` when it is a number) members a pack; ``auto`` packs without a bound
+    here (the driver decides by timing whether the packs it forms pay)."""
+    plan = PackPlan()
+    groups: dict[str, list[TrialConfig]] = {}
+    for t in trials:
+        why = why_unpacked(t)
+        if why is not None:
+            plan.alone[t.trial_id] = why
+            continue
+        groups.setdefault(pack_key(t), []).append(t)
+    for members in groups.values():
+        bound = members[0].compute.pack
+        size = limit if limit is not None else (bound if isinstance(bound, int) else len(members))
+        if size < 2:
+            for t in members:
+                plan.alone[t.trial_id] = f"compute.pack is {size}"
+            continue
+        chunks = [members[i : i + size] for i in range(0, len(members), size)]
+        for chunk in chunks:
+            if len(chunk) == 1:
+                plan.alone[chunk[0].trial_id] = "no other unfinished trial shares its shapes"
+            else:
+                plan.packs.append(chunk)
+    return plan
+
+
+class PackPayload(StrictConfig):
+    """What the driver hands one pack: its members' payloads (each with its own MLflow
+    run) and the pack's own checkpoint to resume from."""
+
+    pack_id: str
+    members: Annotated[list[TrialPayload], Field(min_length=2)]
+    resume_from: str | None = None
+    threads: Annotated[int, Field(gt=0)] = 1
+    use_gpu: bool = False
+    inline_dir: str | None = None
+
+    @property
+    def epochs(self) -> int:
+        return self.members[0].trial.epochs
+
+    def summary(self) -> dict[str, Any]:
+        return {"pack_id": self.pack_id, "members": [m.trial.trial_id for m in self.members]}
