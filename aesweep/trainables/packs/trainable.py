@@ -111,7 +111,7 @@ class PackState:
         self.optimizer.load_state_dict(_map(state["optimizer"], pick))
         self.strategy.load_state_dict(_map(state["strategy"], pick), self.pack.device)
         for g, s in zip(self.generators, pick(state["generators"]), strict=True):
-            g.set_state(s.contiguous())
+            g.set_state(s.clone())  # its own storage: set_state ignores a view's offset
         self.active = pick(state["active"]).to(self.pack.device)
         return int(state["epoch"])
 
