@@ -114,18 +114,38 @@ def _validate(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no
 
 
 def _plan(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+    from aesweep.config.packs import form_packs
     from aesweep.sweeps.plan import summary, varying_keys
 
+    packs = form_packs(trials)
+    pack_of = packs.pack_of()
     if args.json:
-        print(
-            json.dumps([{"trial_id": t.trial_id, "config": t.resolved()} for t in trials], indent=2)
-        )
+        rows = [
+            {
+                "trial_id": t.trial_id,
+                "config": t.resolved(),
+                "pack": pack_of.get(t.trial_id),
+                "unpacked": packs.alone.get(t.trial_id),
+            }
+            for t in trials
+        ]
+        print(json.dumps(rows, indent=2))
         return 0
     keys = varying_keys(trials)
     print(summary(spec, trials))
     for t in trials:
         flat = t.flat()
         print(t.trial_id, " ".join(f"{k}={flat[k]}" for k in keys if k in flat))
+    for members in packs.packs:
+        ids = [m.trial_id for m in members]
+        bound = members[0].compute.pack
+        how = "if a timing says it pays" if bound == "auto" else f"at most {bound}"
+        print(f"{pack_of[ids[0]]} ({len(ids)} trials, one pack {how}): {' '.join(ids)}")
+    reasons: dict[str, list[str]] = {}
+    for tid, why in packs.alone.items():
+        reasons.setdefault(why, []).append(tid)
+    for why, ids in reasons.items():
+        print(f"unpacked ({why}): {' '.join(ids)}")
     return 0
 
 
