@@ -11,6 +11,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the commands import what they need when they run (validate stays light)
+    from aesweep.config.trial import TrialConfig
+    from aesweep.sweeps.spec import SweepSpec
 
 EXIT_BAD_INPUT = 2
 
@@ -106,14 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     return handler[args.command](args, spec, trials)
 
 
-def _validate(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+def _validate(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
     from aesweep.sweeps.plan import summary
 
     print(summary(spec, trials))
     return 0
 
 
-def _plan(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+def _plan(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
     from aesweep.sweeps.plan import summary, varying_keys
 
     if args.json:
@@ -129,7 +134,7 @@ def _plan(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unt
     return 0
 
 
-def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+def _run(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
     from aesweep.sweeps.plan import summary
     from aesweep.sweeps.run import ClusterError, run_sweep
 
@@ -185,7 +190,7 @@ def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unty
     return 0 if outcome.ok else 1
 
 
-def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+def _results(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
     from aesweep.sweeps.results import format_rows, group_row, result_groups
     from aesweep.tracking.store import NoRunsYet, SweepStore
 
@@ -215,7 +220,7 @@ def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-
     return 0
 
 
-def _status(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+def _status(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
     from aesweep.sweeps.run import trial_name
     from aesweep.sweeps.status import pending_states, progress_line, trial_states
     from aesweep.tracking.store import NoRunsYet, SweepStore
@@ -234,7 +239,7 @@ def _status(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-u
     return 0
 
 
-def _ui(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+def _ui(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
     from aesweep.tracking.server import runs_page_url, serve, ui_command, ui_env
     from aesweep.tracking.store import NoRunsYet, SweepStore
 
