@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, Field, SerializeAsAny
@@ -101,6 +102,11 @@ class TrialConfig(StrictConfig):
     def logged_metrics(self) -> frozenset[str]:
         """The metrics this trial logs (its model's family decides; see config/metrics.py)."""
         return self.model.logged_metrics(self)
+
+    def located(self, base: Path) -> TrialConfig:
+        """This trial with its data's relative location made absolute against ``base``; the id
+        stays the one planned from the spec as written."""
+        return self.model_copy(update={"data": self.data.located(base)})
 
     def with_id(self) -> TrialConfig:
         """This trial with its id computed from its resolved config."""

@@ -174,9 +174,10 @@ def prepare(spec: SweepSpec, trials: list[TrialConfig], spec_text: str) -> Prepa
 
 
 def payload(prep: Prepared, trial: TrialConfig, *, threads: int, use_gpu: bool) -> TrialPayload:
-    """What one trial function receives."""
+    """What one trial function receives (relative data locations made absolute against this
+    process's working directory, where the spec was submitted)."""
     return TrialPayload(
-        trial=trial,
+        trial=trial.located(Path.cwd()),
         tracking_uri=prep.store.uri,
         run_id=prep.run_ids[trial.trial_id],
         resume_from=prep.resume_from.get(trial.trial_id),
