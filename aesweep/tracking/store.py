@@ -7,10 +7,13 @@ trial (in a Ray worker or inline) logs into its child run by id. Tags are the co
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,15 +102,40 @@ class TrialRecord:
         return self.outcome in ("finished", "diverged")
 
 
+@contextlib.contextmanager
+def creating_store(uri: str) -> Iterator[None]:
+    """Serialise the creation of a SQLite store: MLflow's first client creates the tables and
+    runs its migrations, and two processes doing it at once collide (``duplicate column name``,
+    e.g. several ``aesweep run`` started together on a fresh ``mlflow.db``). The lock file
+    beside the database is taken while the database does not exist yet, and by anyone who
+    finds the lock file (a creation may be under way); an existing store opened for reading
+    creates nothing."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    db = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+    lock = db.with_name(f".{db.name}.lock")
+    if db.exists() and not lock.exists():
+        yield
+        return
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class SweepStore:
     """The experiment of one spec, in one tracking store."""
 
     def __init__(self, uri: str, experiment: str) -> None:
         quiet_mlflow_logs()
         self.uri = resolve_uri(uri)
-        self._client = MlflowClient(tracking_uri=self.uri)
         self.experiment_name = experiment
-        found = self._client.get_experiment_by_name(experiment)
+        with creating_store(self.uri):  # the client's first use creates a new store's tables
+            self._client = MlflowClient(tracking_uri=self.uri)
+            found = self._client.get_experiment_by_name(experiment)
         self.experiment_id = found.experiment_id if found else None
         self._kind_tagged = found is not None and (
             found.tags.get(TAG_EXPERIMENT_KIND) == EXPERIMENT_KIND
