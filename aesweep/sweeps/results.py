@@ -36,6 +36,7 @@ METRIC_ORDER = (
     "lt_sample_cw",
     "lt_fid",
     "w1_to_target",
+    "modes_recovered",
 )
 """The table's metric columns in order; beyond ``METRIC_COLUMNS``, each is shown when some trial
 of the sweep logged it (SWAE distance, LCW sample distance, FID, the Run-Sort-ReRun toy's W1
