@@ -12,6 +12,8 @@ import contextlib
 import hashlib
 import logging
 import os
+import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -201,6 +203,39 @@ def run_sweep(
     :mod:`aesweep.sweeps.progress`, or with ``verbose`` Ray Tune's own tables."""
     if not inline:
         connect(spec, address, log)  # before prepare(): a bad address creates nothing
+    with terminate_as_interrupt():
+        return _run_prepared(spec, trials, spec_text, address, inline, max_concurrent, log, verbose)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a job scheduler's stop) ends the sweep as Ctrl-C does: unfinished
+    trials are marked KILLED and resumable. Installed after Ray is joined, whose own handler
+    would abort the driver with a stack dump and leave the trials' runs RUNNING."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_prepared(
+    spec: SweepSpec,
+    trials: list[TrialConfig],
+    spec_text: str,
+    address: str | None,
+    inline: bool,
+    max_concurrent: int | None,
+    log: Any,
+    verbose: bool,
+) -> SweepOutcome:
     prep = prepare(spec, trials, spec_text)
     if prep.done:
         log(f"{len(prep.done)} of {len(trials)} trials already finished in MLflow; not run again")
