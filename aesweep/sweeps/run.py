@@ -81,6 +81,32 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+CLIENT_CONNECT_S = 150.0  # a Ray client server on a loaded head can take a minute to answer
+
+
+def _init_ray(address: str | None, log: Any = print) -> None:
+    """``ray.init`` at ``address``. Ray's client gives up after three tries in 30 s, which a
+    busy head (its client server starts a Python process per driver) can outlast: a
+    ``ray://`` address is retried until :data:`CLIENT_CONNECT_S` has passed."""
+    import ray
+
+    deadline = time.monotonic() + CLIENT_CONNECT_S
+    while True:
+        try:
+            ray.init(
+                address=address or "local",
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+            )
+            return
+        except ConnectionError:
+            if not (address or "").startswith("ray://") or time.monotonic() > deadline:
+                raise
+            log(f"the Ray client server at {address} is not answering yet; trying again")
+            ray.shutdown()
+            time.sleep(2.0)
+
+
 def connect(spec: SweepSpec, address: str | None, log: Any = print) -> dict[str, float]:
     """Join the cluster at ``address`` (without one: start a new single-node Ray here) and
     check that some alive node can hold one trial; returns the cluster's resources. Raises
@@ -98,11 +124,7 @@ def connect(spec: SweepSpec, address: str | None, log: Any = print) -> dict[str,
         # Without --address: a new single-node Ray ("local": never an unrelated cluster that
         # happens to run on this machine), without a dashboard.
         try:
-            ray.init(
-                address=address or "local",
-                include_dashboard=False,
-                logging_level=logging.WARNING,
-            )
+            _init_ray(address, log)
         except Exception as exc:  # whatever Ray raises, it is one line here
             raise ClusterError(
                 [f"--address {address or 'local'}: cannot connect to Ray ({_first_line(exc)})"]
