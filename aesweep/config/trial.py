@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, Field, SerializeAsAny
 
@@ -131,3 +131,7 @@ class TrialPayload(StrictConfig):
     inline_dir: str | None = Field(
         None, description="the inline runner's checkpoint folder for this trial (Ray: none)"
     )
+    rank_metric: str | None = Field(
+        None, description="the metric a searcher or scheduler ranks by: in every Tune report"
+    )
+    rank_mode: Literal["min", "max"] = Field("min", description="min or max: its worst is ±inf")

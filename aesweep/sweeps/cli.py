@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--plots", action="store_true", help="redraw the plots into the newest parent run"
     )
+    sp.add_argument(
+        "--include-stopped",
+        action="store_true",
+        help="let trials stopped early by the scheduler be selected (their metric is earlier)",
+    )
     with_spec("status", "each trial's state (pending, running, finished, diverged, failed)")
     sp = with_spec("ui", "start the MLflow UI on 127.0.0.1 for the spec's tracking store")
     sp.add_argument("--port", type=int, default=5000)
@@ -139,6 +144,10 @@ def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unty
     if args.inline and args.address is not None:
         print("--inline runs without Ray: leave out --address (or --inline)", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.inline and (spec.search.scheduler is not None or spec.search.algorithm == "optuna"):
+        what = "search.scheduler" if spec.search.scheduler is not None else "search.algorithm"
+        print(f"{what}: needs Ray Tune; run without --inline", file=sys.stderr)
+        return EXIT_BAD_INPUT
     from aesweep.sweeps.preflight import preflight
 
     problems = preflight(spec, address=args.address)
@@ -194,7 +203,7 @@ def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-
     except NoRunsYet as exc:
         print(exc, file=sys.stderr)
         return 1
-    groups = result_groups(spec, trials, store)
+    groups = result_groups(spec, trials, store, include_stopped=args.include_stopped)
     rows = [group_row(g) for g in groups]
     if args.paper:
         from aesweep.sweeps.published import format_with_published

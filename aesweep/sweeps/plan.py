@@ -280,6 +280,35 @@ def search_space(spec: SweepSpec) -> dict[str, str]:
     return out
 
 
+def search_params(spec: SweepSpec) -> dict[str, Any]:
+    """The search as the parent run records it: algorithm, space, samples, seed, scheduler."""
+    search = spec.search
+    out: dict[str, Any] = {"search.algorithm": search.algorithm}
+    if search.algorithm != "grid":
+        out.update(
+            {
+                "search.num_samples": search.num_samples,
+                "search.seed": search.seed,
+                "search.space": json.dumps(search_space(spec)),
+            }
+        )
+    sched = search.scheduler
+    if sched is not None:
+        metric, mode = spec.rank_metric
+        out.update(
+            {
+                "search.scheduler.kind": sched.kind,
+                "search.scheduler.metric": metric,
+                "search.scheduler.mode": mode,
+                "search.scheduler.grace_period": sched.grace_period,
+                "search.scheduler.reduction_factor": sched.reduction_factor,
+                "search.scheduler.max_t": sched.max_t or spec.epochs,
+                "search.scheduler.audit": sched.audit,
+            }
+        )
+    return out
+
+
 def optuna_space(spec: SweepSpec) -> dict[str, Any]:
     """``section.field`` -> the list or distribution Optuna samples (one entry per section)."""
     out: dict[str, Any] = {}

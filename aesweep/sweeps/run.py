@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from aesweep.config.trial import TrialConfig, TrialPayload
-from aesweep.sweeps.plan import summary
-from aesweep.sweeps.spec import SweepSpec
-from aesweep.tracking.store import SweepStore, TrialRecord
+from aesweep.sweeps.plan import search_params, summary
+from aesweep.sweeps.spec import SchedulerConfig, SweepSpec
+from aesweep.tracking.store import TAG_AUDIT_EPOCH, SweepStore, TrialRecord
 from aesweep.trainables.checkpoint_files import find_latest
 
 
@@ -37,7 +37,7 @@ class SweepOutcome:
 
     @property
     def ok(self) -> bool:
-        return all(o in ("finished", "diverged") for o in self.outcomes.values())
+        return all(o in ("finished", "diverged", "stopped") for o in self.outcomes.values())
 
     def counts(self) -> Counter[str]:
         return Counter(self.outcomes.values())
@@ -147,6 +147,7 @@ def prepare(spec: SweepSpec, trials: list[TrialConfig], spec_text: str) -> Prepa
     existing = store.latest_by_trial([t.trial_id for t in trials])
     done = [t.trial_id for t in trials if t.trial_id in existing and existing[t.trial_id].finished]
     parent = store.open_parent(spec.name, spec_hash(spec), spec_text, summary(spec, trials))
+    store.log_parent_params(parent, search_params(spec))
     storage = Path(spec.tracking.storage).expanduser().resolve()
     run_ids: dict[str, str] = {}
     resume_from: dict[str, str] = {}
@@ -173,8 +174,16 @@ def prepare(spec: SweepSpec, trials: list[TrialConfig], spec_text: str) -> Prepa
     )
 
 
-def payload(prep: Prepared, trial: TrialConfig, *, threads: int, use_gpu: bool) -> TrialPayload:
-    """What one trial function receives."""
+def payload(
+    prep: Prepared,
+    trial: TrialConfig,
+    *,
+    threads: int,
+    use_gpu: bool,
+    rank: tuple[str, str] | None = None,
+) -> TrialPayload:
+    """What one trial function receives (``rank``: the metric and mode a scheduler or
+    searcher ranks by, carried in every Tune report)."""
     return TrialPayload(
         trial=trial,
         tracking_uri=prep.store.uri,
@@ -182,6 +191,8 @@ def payload(prep: Prepared, trial: TrialConfig, *, threads: int, use_gpu: bool) 
         resume_from=prep.resume_from.get(trial.trial_id),
         threads=threads,
         use_gpu=use_gpu,
+        rank_metric=rank[0] if rank else None,
+        rank_mode="max" if rank and rank[1] == "max" else "min",
     )
 
 
@@ -313,7 +324,12 @@ def _run_tune(
     cluster = ray.cluster_resources()
     gpus = resolve_gpus(spec, cluster)
     by_id = {t.trial_id: t for t in prep.todo}
-    payloads = {t.trial_id: payload(prep, t, threads=threads, use_gpu=gpus > 0) for t in prep.todo}
+    sched = spec.search.scheduler
+    rank = spec.rank_metric if sched is not None else None
+    payloads = {
+        t.trial_id: payload(prep, t, threads=threads, use_gpu=gpus > 0, rank=rank)
+        for t in prep.todo
+    }
     resources = {"cpu": spec.resources.cpus_per_trial, "gpu": gpus}
     if spec.resources.memory_per_trial:
         resources["memory"] = int(spec.resources.memory_per_trial * 2**30)
@@ -324,10 +340,22 @@ def _run_tune(
     def name(trial: Any) -> str:
         return trial_name(by_id[trial.config["trial_id"]])
 
+    def epochs_of(trial: Any) -> int:
+        return by_id[trial.config["trial_id"]].epochs
+
+    scheduler = None if sched is None else _asha(spec, epochs_of)
+    stops = _StopRecorder(epochs_of, prep, getattr(scheduler, "audited", {}))
+    callbacks: list[Any] = [stops.callback()]
+    if not verbose:
+        callbacks.append(_progress_callback(_progress_view(prep)))
     tuner = tune.Tuner(
         trainable,
         param_space={"trial_id": tune.grid_search(list(payloads))},
         tune_config=tune.TuneConfig(
+            # metric and mode once, here: Tune refuses them given to the scheduler too.
+            metric=rank[0] if rank else None,
+            mode=rank[1] if rank else None,
+            scheduler=scheduler,
             max_concurrent_trials=max_concurrent,
             # Every trial asks for the same resources: a worker process runs trial after
             # trial, so torch, MLflow and the FID network are imported/loaded once per worker.
@@ -343,14 +371,124 @@ def _run_tune(
             # Tune's own tables (whose config column holds only the trial id) and its
             # TensorBoard hint with --verbose; else the compact view.
             verbose=1 if verbose else 0,
-            callbacks=[] if verbose else [_progress_callback(_progress_view(prep))],
+            callbacks=callbacks,
         ),
     )
     # Ray 2.x's new output engine prints an experiment box and a TensorBoard hint even at
     # verbose 0; the legacy engine at verbose 0 prints nothing. Only for this fit.
     legacy = {} if verbose else {"RAY_AIR_NEW_OUTPUT": "0"}
-    with _environ(legacy):
-        tuner.fit()
+    try:
+        with _environ(legacy):
+            tuner.fit()
+    finally:
+        audited = getattr(scheduler, "audited", {})
+        _record_stops(prep.store, prep.run_ids, stops.stopped, audited, log)
+
+
+def _record_stops(
+    store: SweepStore,
+    run_ids: dict[str, str],
+    stopped: dict[str, int],
+    audited: dict[str, int],
+    log: Any,
+) -> None:
+    """Tag the runs the scheduler stopped (FINISHED, outcome ``stopped``, the epoch) and the
+    audited ones (the epoch it would have stopped them at)."""
+    for tid, epoch in stopped.items():
+        if tid in run_ids:
+            store.mark_stopped(run_ids[tid], epoch)
+    for tid, epoch in audited.items():
+        if tid in run_ids:
+            store.set_run_tags(run_ids[tid], {TAG_AUDIT_EPOCH: epoch})
+    if stopped:
+        log(
+            f"ASHA stopped {len(stopped)} trials early"
+            + (f"; {len(audited)} it would have stopped ran on (audit)" if audited else "")
+        )
+
+
+class _StopRecorder:
+    """Which trials the scheduler stopped: Tune ends them normally after a report it answered
+    with STOP, so a trial that completed before its last epoch, not diverged, was stopped. Its
+    run is tagged at once (a driver killed later loses nothing: it is not rerun), and again
+    after the fit (:func:`_record_stops`)."""
+
+    def __init__(self, epochs_of: Any, prep: Prepared, audited: dict[str, int]) -> None:
+        self.epochs_of = epochs_of
+        self.prep = prep
+        self.audited = audited
+        self.stopped: dict[str, int] = {}
+
+    def complete(self, tid: str, last: dict[str, Any], epochs: int) -> None:
+        epoch = int(last.get("epoch", 0) or 0)
+        if last.get("diverged") != 1.0 and 0 < epoch < epochs:
+            self.stopped[tid] = epoch
+            _record_stops(self.prep.store, self.prep.run_ids, {tid: epoch}, {}, lambda _: None)
+        if tid in self.audited:
+            _record_stops(
+                self.prep.store, self.prep.run_ids, {}, {tid: self.audited[tid]}, lambda _: None
+            )
+
+    def callback(self) -> Any:
+        from ray.tune import Callback
+
+        recorder = self
+
+        class Stops(Callback):
+            def on_trial_complete(
+                self, iteration: int, trials: list, trial: Any, **info: Any
+            ) -> None:
+                tid = str(trial.config["trial_id"])
+                recorder.complete(tid, trial.last_result or {}, recorder.epochs_of(trial))
+
+        return Stops()
+
+
+def _asha(spec: SweepSpec, epochs_of: Any) -> Any:
+    """Ray Tune's ASHAScheduler on the epochs (metric and mode come from TuneConfig), which
+    never stops a trial at its own last epoch (it ends itself, recording its result: a STOP
+    there would cut what runs after the last report), and with ``audit`` K lets the first K
+    trials it would stop at the earliest rung run to the end (``audited``: trial id -> epoch)."""
+    from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+    given = spec.search.scheduler
+    assert given is not None
+    sched: SchedulerConfig = given
+
+    class AuditedASHA(ASHAScheduler):
+        def __init__(self) -> None:
+            super().__init__(
+                time_attr="epoch",
+                grace_period=sched.grace_period,
+                reduction_factor=sched.reduction_factor,
+                max_t=sched.max_t or spec.epochs,
+            )
+            self.audited: dict[str, int] = {}
+
+        def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+            tid = str(trial.config["trial_id"])
+            if tid in self.audited:  # runs on, out of the rungs (it would bias them)
+                return str(TrialScheduler.CONTINUE)
+            action = str(super().on_trial_result(tune_controller, trial, result))
+            epoch = int(result.get("epoch", 0) or 0)
+            if epoch >= epochs_of(trial):
+                return str(TrialScheduler.CONTINUE)
+            if (
+                action == TrialScheduler.STOP
+                and epoch == sched.grace_period
+                and len(self.audited) < sched.audit
+            ):
+                self.audited[tid] = epoch
+                return str(TrialScheduler.CONTINUE)
+            return action
+
+        def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict) -> None:
+            if str(trial.config["trial_id"]) in self.audited:
+                self._trial_info.pop(trial.trial_id, None)
+                return
+            super().on_trial_complete(tune_controller, trial, result)
+
+    return AuditedASHA()
 
 
 @contextlib.contextmanager

@@ -62,7 +62,9 @@ def tune_trainable(config: dict[str, Any], payloads: dict[str, TrialPayload]) ->
     """The Ray Tune function trainable: ``config["trial_id"]`` picks one trial's payload."""
     for name in ("ray.train", "ray.tune"):  # one "checkpoint created" line per epoch is noise
         logging.getLogger(name).setLevel(logging.WARNING)
-    run_trial(payloads[config["trial_id"]], TuneReporter())
+    payload = payloads[config["trial_id"]]
+    rank = None if payload.rank_metric is None else (payload.rank_metric, payload.rank_mode)
+    run_trial(payload, TuneReporter(rank))
 
 
 def inline_trainable(payload: TrialPayload) -> str:
