@@ -6,7 +6,7 @@ sampled. The driver and the trial function both call it, so they agree on the tr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -36,3 +36,19 @@ class SampledTrials(StrictConfig):
                 raise KeyError(f"{key!r} is no sampled field (section.field)")
             body[section][name] = value
         return TrialConfig.model_validate({"trial_id": "", "sweep": self.sweep, **body}).with_id()
+
+
+class SearchPayload(StrictConfig):
+    """What the trial function of an Optuna search receives: it resolves its trial from the
+    sampled values, then finds or creates the trial's child run under the parent."""
+
+    sampled: SampledTrials
+    tracking_uri: str
+    experiment: str
+    parent_run_id: str
+    storage: str = Field(description="Ray Tune's storage, absolute (checkpoints by trial id)")
+    threads: Annotated[int, Field(gt=0)] = 1
+    use_gpu: bool = False
+    rank_metric: str
+    rank_mode: Literal["min", "max"] = "min"
+    keys: list[str] = Field(description="the sampled keys of Tune's config (section.field)")

@@ -107,6 +107,12 @@ class TrialConfig(StrictConfig):
         return self.model_copy(update={"trial_id": trial_id(self.resolved())})
 
 
+def display_name(trial: TrialConfig) -> str:
+    """``cwae-minibatch(32)-lr0.001-s0-<id>``: a trial's run name and Tune folder."""
+    lr = f"lr{trial.optimizer.lr:g}"
+    return f"{trial.model.label}-{trial.strategy.label}-{lr}-s{trial.seed}-{trial.trial_id}"
+
+
 def trial_id(resolved: dict[str, Any]) -> str:
     """The id of a resolved trial config: sha256 of its identity fields, 10 hex digits."""
     identity = {k: resolved[k] for k in IDENTITY_FIELDS}

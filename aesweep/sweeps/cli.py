@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         "--plots", action="store_true", help="redraw the plots into the newest parent run"
     )
     sp.add_argument(
+        "--stopping",
+        action="store_true",
+        help="was early stopping safe: rung-vs-final Spearman correlation, same selection?",
+    )
+    sp.add_argument(
         "--include-stopped",
         action="store_true",
         help="let trials stopped early by the scheduler be selected (their metric is earlier)",
@@ -160,15 +165,26 @@ def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unty
     if args.overrides:
         spec_text += "\n# --set " + " --set ".join(args.overrides) + "\n"
     try:
-        outcome = run_sweep(
-            spec,
-            trials,
-            spec_text,
-            address=args.address,
-            inline=args.inline,
-            max_concurrent=args.max_concurrent,
-            verbose=args.verbose,
-        )
+        if spec.search.algorithm == "optuna":
+            from aesweep.sweeps.run import run_optuna
+
+            outcome = run_optuna(
+                spec,
+                spec_text,
+                address=args.address,
+                max_concurrent=args.max_concurrent,
+                verbose=args.verbose,
+            )
+        else:
+            outcome = run_sweep(
+                spec,
+                trials,
+                spec_text,
+                address=args.address,
+                inline=args.inline,
+                max_concurrent=args.max_concurrent,
+                verbose=args.verbose,
+            )
     except ClusterError as exc:  # raised before anything is created
         for line in exc.lines:
             print(f"{args.spec}: {line}", file=sys.stderr)
@@ -203,6 +219,19 @@ def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-
     except NoRunsYet as exc:
         print(exc, file=sys.stderr)
         return 1
+    if spec.search.algorithm == "optuna":  # its trials are those recorded in MLflow
+        from aesweep.sweeps.recorded import recorded_trials
+
+        trials = [t for t, _ in recorded_trials(spec, store)]
+    if args.stopping:
+        from aesweep.sweeps.stopping import format_stopping, stopping_rows
+
+        audit = stopping_rows(spec, trials, store)
+        if args.format == "json":
+            print(json.dumps([r.as_dict() for r in audit], indent=2))
+        else:
+            print(format_stopping(audit))
+        return 0
     groups = result_groups(spec, trials, store, include_stopped=args.include_stopped)
     rows = [group_row(g) for g in groups]
     if args.paper:
@@ -230,12 +259,17 @@ def _status(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-u
     from aesweep.tracking.store import NoRunsYet, SweepStore
 
     try:  # read-only: without a store, every trial is pending and nothing is created
-        rows = trial_states(trials, SweepStore.open_existing(spec.tracking.uri, spec.experiment))
+        store = SweepStore.open_existing(spec.tracking.uri, spec.experiment)
+        if spec.search.algorithm == "optuna":  # its trials are those recorded in MLflow
+            from aesweep.sweeps.recorded import recorded_trials
+
+            trials = [t for t, _ in recorded_trials(spec, store)]
+        rows = trial_states(trials, store)
     except NoRunsYet as exc:
         print(exc, file=sys.stderr)
         rows = pending_states(trials)
     names = {t.trial_id: trial_name(t) for t in trials}
-    width = max(len(n) for n in names.values())
+    width = max((len(n) for n in names.values()), default=0)
     for row in rows:
         name = names[row["trial_id"]].ljust(width)
         print(f"{name}  {row['state']:<9}  epoch {row['epoch']}/{row['epochs']}")

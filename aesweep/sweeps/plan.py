@@ -319,6 +319,17 @@ def optuna_space(spec: SweepSpec) -> dict[str, Any]:
     return out
 
 
+def integer_keys(spec: SweepSpec) -> set[str]:
+    """The keys of :func:`optuna_space` whose field holds an int."""
+    out = set()
+    for where, entry in _sections(spec):
+        section = {"models": "model", "strategies": "strategy"}.get(where.split("[")[0], where)
+        for alias in search_axes(entry):
+            if integer_field(scalar_model(entry), alias):
+                out.add(f"{section}.{alias}")
+    return out
+
+
 def sampled_trials(spec: SweepSpec) -> SampledTrials:
     """What every trial of an Optuna search shares; ``.trial(values)`` resolves one."""
     base: dict[str, Any] = {

@@ -202,19 +202,26 @@ class SweepStore:
         self._client.log_artifacts(run_id, str(folder), artifact_path=artifact_path)
 
     def create_trial_run(
-        self, parent_id: str, trial_id: str, name: str, params: dict[str, Any], group: str
+        self,
+        parent_id: str,
+        trial_id: str,
+        name: str,
+        params: dict[str, Any],
+        group: str,
+        config: dict[str, Any] | None = None,
     ) -> str:
+        """A trial's child run, SCHEDULED; ``config``: its resolved config, kept as a JSON tag
+        (an Optuna search reads its trials back from it)."""
         exp = self.ensure_experiment()
-        run = self._client.create_run(
-            exp,
-            run_name=name,
-            tags={
-                MLFLOW_PARENT_RUN_ID: parent_id,
-                TAG_KIND: "trial",
-                TAG_TRIAL_ID: trial_id,
-                TAG_GROUP: group,
-            },
-        )
+        tags = {
+            MLFLOW_PARENT_RUN_ID: parent_id,
+            TAG_KIND: "trial",
+            TAG_TRIAL_ID: trial_id,
+            TAG_GROUP: group,
+        }
+        if config is not None:
+            tags[TAG_CONFIG] = json.dumps(config, sort_keys=True)
+        run = self._client.create_run(exp, run_name=name, tags=tags)
         batch = [Param(k, _param(v)) for k, v in params.items()]
         for i in range(0, len(batch), 100):
             self._client.log_batch(run.info.run_id, params=batch[i : i + 100])
