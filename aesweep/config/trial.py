@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, Field, SerializeAsAny
 
@@ -113,6 +113,12 @@ class TrialConfig(StrictConfig):
         return self.model_copy(update={"trial_id": trial_id(self.resolved())})
 
 
+def display_name(trial: TrialConfig) -> str:
+    """``cwae-minibatch(32)-lr0.001-s0-<id>``: a trial's run name and Tune folder."""
+    lr = f"lr{trial.optimizer.lr:g}"
+    return f"{trial.model.label}-{trial.strategy.label}-{lr}-s{trial.seed}-{trial.trial_id}"
+
+
 def trial_id(resolved: dict[str, Any]) -> str:
     """The id of a resolved trial config: sha256 of its identity fields, 10 hex digits."""
     identity = {k: resolved[k] for k in IDENTITY_FIELDS}
@@ -137,3 +143,7 @@ class TrialPayload(StrictConfig):
     inline_dir: str | None = Field(
         None, description="the inline runner's checkpoint folder for this trial (Ray: none)"
     )
+    rank_metric: str | None = Field(
+        None, description="the metric a searcher or scheduler ranks by: in every Tune report"
+    )
+    rank_mode: Literal["min", "max"] = Field("min", description="min or max: its worst is ±inf")

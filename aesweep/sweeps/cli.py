@@ -58,6 +58,16 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--plots", action="store_true", help="redraw the plots into the newest parent run"
     )
+    sp.add_argument(
+        "--stopping",
+        action="store_true",
+        help="was early stopping safe: rung-vs-final Spearman correlation, same selection?",
+    )
+    sp.add_argument(
+        "--include-stopped",
+        action="store_true",
+        help="let trials stopped early by the scheduler be selected (their metric is earlier)",
+    )
     with_spec("status", "each trial's state (pending, running, finished, diverged, failed)")
     sp = with_spec("ui", "start the MLflow UI on 127.0.0.1 for the spec's tracking store")
     sp.add_argument("--port", type=int, default=5000)
@@ -144,6 +154,10 @@ def _run(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -
     if args.inline and args.address is not None:
         print("--inline runs without Ray: leave out --address (or --inline)", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.inline and (spec.search.scheduler is not None or spec.search.algorithm == "optuna"):
+        what = "search.scheduler" if spec.search.scheduler is not None else "search.algorithm"
+        print(f"{what}: needs Ray Tune; run without --inline", file=sys.stderr)
+        return EXIT_BAD_INPUT
     from aesweep.sweeps.preflight import preflight
 
     problems = preflight(spec, address=args.address)
@@ -156,15 +170,26 @@ def _run(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -
     if args.overrides:
         spec_text += "\n# --set " + " --set ".join(args.overrides) + "\n"
     try:
-        outcome = run_sweep(
-            spec,
-            trials,
-            spec_text,
-            address=args.address,
-            inline=args.inline,
-            max_concurrent=args.max_concurrent,
-            verbose=args.verbose,
-        )
+        if spec.search.algorithm == "optuna":
+            from aesweep.sweeps.run import run_optuna
+
+            outcome = run_optuna(
+                spec,
+                spec_text,
+                address=args.address,
+                max_concurrent=args.max_concurrent,
+                verbose=args.verbose,
+            )
+        else:
+            outcome = run_sweep(
+                spec,
+                trials,
+                spec_text,
+                address=args.address,
+                inline=args.inline,
+                max_concurrent=args.max_concurrent,
+                verbose=args.verbose,
+            )
     except ClusterError as exc:  # raised before anything is created
         for line in exc.lines:
             print(f"{args.spec}: {line}", file=sys.stderr)
@@ -199,7 +224,20 @@ def _results(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig
     except NoRunsYet as exc:
         print(exc, file=sys.stderr)
         return 1
-    groups = result_groups(spec, trials, store)
+    if spec.search.algorithm == "optuna":  # its trials are those recorded in MLflow
+        from aesweep.sweeps.recorded import recorded_trials
+
+        trials = [t for t, _ in recorded_trials(spec, store)]
+    if args.stopping:
+        from aesweep.sweeps.stopping import format_stopping, stopping_rows
+
+        audit = stopping_rows(spec, trials, store)
+        if args.format == "json":
+            print(json.dumps([r.as_dict() for r in audit], indent=2))
+        else:
+            print(format_stopping(audit))
+        return 0
+    groups = result_groups(spec, trials, store, include_stopped=args.include_stopped)
     rows = [group_row(g) for g in groups]
     if args.paper:
         from aesweep.sweeps.published import format_with_published
@@ -226,12 +264,17 @@ def _status(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]
     from aesweep.tracking.store import NoRunsYet, SweepStore
 
     try:  # read-only: without a store, every trial is pending and nothing is created
-        rows = trial_states(trials, SweepStore.open_existing(spec.tracking.uri, spec.experiment))
+        store = SweepStore.open_existing(spec.tracking.uri, spec.experiment)
+        if spec.search.algorithm == "optuna":  # its trials are those recorded in MLflow
+            from aesweep.sweeps.recorded import recorded_trials
+
+            trials = [t for t, _ in recorded_trials(spec, store)]
+        rows = trial_states(trials, store)
     except NoRunsYet as exc:
         print(exc, file=sys.stderr)
         rows = pending_states(trials)
     names = {t.trial_id: trial_name(t) for t in trials}
-    width = max(len(n) for n in names.values())
+    width = max((len(n) for n in names.values()), default=0)
     for row in rows:
         name = names[row["trial_id"]].ljust(width)
         print(f"{name}  {row['state']:<9}  epoch {row['epoch']}/{row['epochs']}")
