@@ -56,7 +56,7 @@ demo: $(STAMP)
 
 # The house rules: lint, the import contracts (layers) and the type checker.
 checks: $(TEST_STAMP)
-	$(BIN)/ruff check aesweep tests benchmarks
+	$(BIN)/ruff check aesweep tests benchmarks docs
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
@@ -69,7 +69,7 @@ test-fast: checks
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not ray and not fid and not kill and not slow" tests
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check aesweep tests benchmarks
+	$(BIN)/ruff check aesweep tests benchmarks docs
 	$(BIN)/ruff format --check aesweep tests benchmarks
 
 clean:

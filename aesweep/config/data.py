@@ -3,6 +3,7 @@ with their loader as implementation: ``module:function`` returning a ``TensorDat
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, ClassVar
 
 from pydantic import Field
@@ -32,6 +33,17 @@ class DataConfig(StrictConfig):
     """What one sample is, for messages (``28x28 grey images``)."""
     location_field: ClassVar[str] = "root"
     """The field that says where the files are (named when they are missing)."""
+
+    def located(self, base: Path) -> DataConfig:
+        """This config with a relative :attr:`location_field` made absolute against ``base``
+        (the directory the spec was submitted from): a Ray worker runs in a directory of its
+        own, where ``root: ../shared/data`` would name nothing."""
+        if self.location_field not in type(self).model_fields:
+            return self
+        where = Path(str(getattr(self, self.location_field))).expanduser()
+        if where.is_absolute():
+            return self
+        return self.model_copy(update={self.location_field: str((base / where).resolve())})
 
     def missing(self) -> str | None:
         """Why this dataset cannot be loaded here, checked before any trial starts (or None);

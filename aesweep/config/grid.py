@@ -19,12 +19,22 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapSerializer,
+    WrapValidator,
     create_model,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, PydanticUndefined, core_schema
 
 from aesweep.config.base import STRICT_INPUT, StrictScalars
+from aesweep.config.search_space import (
+    Distribution,
+    is_distribution_input,
+    parse_distribution,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -44,6 +54,31 @@ Sweepable = Annotated[T, SWEEPABLE]
 
 def _as_list(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
+
+
+def _list_or_distribution(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """A distribution mapping (``{loguniform: [a, b]}``) becomes its :class:`Distribution`
+    (its first problem reported at the field); anything else is validated as a grid axis."""
+    if isinstance(value, Distribution):
+        return value
+    if is_distribution_input(value):
+        try:
+            return parse_distribution(value)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            raise PydanticCustomError(
+                "distribution", "{where}{msg}", {"where": f"{where}: " if where else "", "msg": msg}
+            ) from None
+    return handler(value)
+
+
+def _serialize_axis(value: Any, handler: SerializerFunctionWrapHandler) -> Any:
+    """A distribution as the mapping a spec writes; a list as a list."""
+    if isinstance(value, Distribution):
+        return value.model_dump(mode="json")
+    return handler(value)
 
 
 def no_duplicates(values: list[Any]) -> list[Any]:
@@ -82,6 +117,38 @@ class ScalarOrList:
 
 SCALAR_OR_LIST = ScalarOrList()
 
+DISTRIBUTION_SCHEMA: JsonSchemaValue = {
+    "type": "object",
+    "description": "search.algorithm random or optuna: {loguniform: [a, b]}, {uniform: [a, b]} "
+    "or {choice: [...]}",
+    "minProperties": 1,
+    "maxProperties": 1,
+    "properties": {
+        "loguniform": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+        "uniform": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+        "choice": {"type": "array", "minItems": 1},
+    },
+    "additionalProperties": False,
+}
+
+
+class ScalarListOrDistribution(ScalarOrList):
+    """JSON Schema metadata of a sweepable field: a value, a list, or a search distribution."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        out = super().__get_pydantic_json_schema__(schema, handler)
+        if "anyOf" in out:
+            out["anyOf"] = [*out["anyOf"], DISTRIBUTION_SCHEMA]
+        return out
+
+    def __repr__(self) -> str:
+        return "ScalarListOrDistribution()"
+
+
+SCALAR_LIST_OR_DISTRIBUTION = ScalarListOrDistribution()
+
 
 def sweepable_fields(cls: type[BaseModel]) -> list[str]:
     """Names of the fields of ``cls`` that are grid axes in a spec."""
@@ -117,13 +184,15 @@ def grid_model(cls: type[M]) -> type[GridModel]:
         if name in axes:
             rest = [m for m in info.metadata if m is not SWEEPABLE]
             element = _annotated(info.annotation, *rest)
-            values = list.__class_getitem__(element)
+            # A grid axis (a value or a list), or a search distribution (random, optuna).
             annotation = _annotated(
-                values,
+                list.__class_getitem__(element),
                 BeforeValidator(_as_list),
                 Field(min_length=1),
                 AfterValidator(no_duplicates),
-                SCALAR_OR_LIST,
+                WrapValidator(_list_or_distribution),
+                WrapSerializer(_serialize_axis),
+                SCALAR_LIST_OR_DISTRIBUTION,
             )
             default = PydanticUndefined if info.is_required() else [info.get_default()]
             fields[name] = (annotation, Field(default, **kwargs))
@@ -148,9 +217,67 @@ def scalar_model(grid: BaseModel) -> type[BaseModel]:
     return grid.__scalar_model__
 
 
-def expand_raw(grid: BaseModel) -> list[dict[str, Any]]:
-    """The cartesian product of a grid entry's axes, as dicts (by alias) of scalars."""
+def _dump(grid: BaseModel) -> dict[str, Any]:
+    """The entry by alias, with its distributions kept as objects."""
+    base = grid.model_dump(by_alias=True)
+    for name in sweepable_fields(scalar_model(grid)):
+        value = getattr(grid, name)
+        if isinstance(value, Distribution):
+            base[scalar_model(grid).model_fields[name].alias or name] = value
+    return base
+
+
+def distributions(grid: BaseModel) -> dict[str, Distribution]:
+    """Alias -> distribution of the sweepable fields of a grid entry given one."""
     cls = scalar_model(grid)
+    return {
+        cls.model_fields[a].alias or a: getattr(grid, a)
+        for a in sweepable_fields(cls)
+        if isinstance(getattr(grid, a), Distribution)
+    }
+
+
+def integer_field(cls: type[BaseModel], alias: str) -> bool:
+    """The sweepable field ``alias`` of ``cls`` holds an int (a draw is rounded)."""
+    for name, info in cls.model_fields.items():
+        if (info.alias or name) == alias:
+            return info.annotation is int
+    return False
+
+
+def search_axes(grid: BaseModel) -> dict[str, Any]:
+    """Alias -> the values (a list) or the distribution of every sweepable field of an entry
+    that varies under a search: a distribution, or a list of more than one value."""
+    cls = scalar_model(grid)
+    out: dict[str, Any] = {}
+    for a in sweepable_fields(cls):
+        value = getattr(grid, a)
+        if isinstance(value, Distribution) or len(value) > 1:
+            out[cls.model_fields[a].alias or a] = value
+    return out
+
+
+def fixed_raw(grid: BaseModel) -> dict[str, Any]:
+    """The entry by alias, every sweepable field of one value as that value, the others (what
+    a search draws) left out."""
+    cls = scalar_model(grid)
+    base = _dump(grid)
+    varying = search_axes(grid)
+    for a in sweepable_fields(cls):
+        alias = cls.model_fields[a].alias or a
+        if alias in varying:
+            base.pop(alias)
+        else:
+            base[alias] = base[alias][0]
+    return base
+
+
+def expand_raw(grid: BaseModel) -> list[dict[str, Any]]:
+    """The cartesian product of a grid entry's axes, as dicts (by alias) of scalars (an entry
+    with a distribution has no cartesian product: see :func:`distributions`)."""
+    cls = scalar_model(grid)
+    if distributions(grid):
+        raise ValueError("an entry with a distribution has no grid; draw from it instead")
     axes = sweepable_fields(cls)
     base = grid.model_dump(by_alias=True)
     names = [cls.model_fields[a].alias or a for a in axes]
@@ -159,9 +286,11 @@ def expand_raw(grid: BaseModel) -> list[dict[str, Any]]:
 
 
 def axis_sizes(grid: BaseModel) -> dict[str, int]:
-    """How many values each axis of a grid entry holds (1 for a fixed field)."""
+    """How many values each axis of a grid entry holds (1 for a fixed field, 0 for a
+    distribution: not countable)."""
     cls = scalar_model(grid)
     out = {}
     for a in sweepable_fields(cls):
-        out[cls.model_fields[a].alias or a] = len(getattr(grid, a))
+        value = getattr(grid, a)
+        out[cls.model_fields[a].alias or a] = 0 if isinstance(value, Distribution) else len(value)
     return out

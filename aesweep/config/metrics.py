@@ -30,4 +30,6 @@ EPOCH_TIMINGS = ("epoch_seconds", "eval_seconds")
 LEARNING_RATE = "lr"
 """Logged when the rate changes over the epochs (a schedule, or the generator's annealing)."""
 GENERATOR_METRICS = ("w1_to_target",)
+MIXTURE_METRICS = ("modes_recovered",)
+"""The generator on the 1-D Gaussian mixture: how many of its components it covers (RSR Fig. 1)."""
 """The data-space generator's evaluation."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, Field, SerializeAsAny
 
@@ -102,9 +103,20 @@ class TrialConfig(StrictConfig):
         """The metrics this trial logs (its model's family decides; see config/metrics.py)."""
         return self.model.logged_metrics(self)
 
+    def located(self, base: Path) -> TrialConfig:
+        """This trial with its data's relative location made absolute against ``base``; the id
+        stays the one planned from the spec as written."""
+        return self.model_copy(update={"data": self.data.located(base)})
+
     def with_id(self) -> TrialConfig:
         """This trial with its id computed from its resolved config."""
         return self.model_copy(update={"trial_id": trial_id(self.resolved())})
+
+
+def display_name(trial: TrialConfig) -> str:
+    """``cwae-minibatch(32)-lr0.001-s0-<id>``: a trial's run name and Tune folder."""
+    lr = f"lr{trial.optimizer.lr:g}"
+    return f"{trial.model.label}-{trial.strategy.label}-{lr}-s{trial.seed}-{trial.trial_id}"
 
 
 def trial_id(resolved: dict[str, Any]) -> str:
@@ -131,3 +143,7 @@ class TrialPayload(StrictConfig):
     inline_dir: str | None = Field(
         None, description="the inline runner's checkpoint folder for this trial (Ray: none)"
     )
+    rank_metric: str | None = Field(
+        None, description="the metric a searcher or scheduler ranks by: in every Tune report"
+    )
+    rank_mode: Literal["min", "max"] = Field("min", description="min or max: its worst is ±inf")

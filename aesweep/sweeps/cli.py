@@ -11,6 +11,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the commands import what they need when they run (validate stays light)
+    from aesweep.config.trial import TrialConfig
+    from aesweep.sweeps.spec import SweepSpec
 
 EXIT_BAD_INPUT = 2
 
@@ -52,6 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "--plots", action="store_true", help="redraw the plots into the newest parent run"
+    )
+    sp.add_argument(
+        "--stopping",
+        action="store_true",
+        help="was early stopping safe: rung-vs-final Spearman correlation, same selection?",
+    )
+    sp.add_argument(
+        "--include-stopped",
+        action="store_true",
+        help="let trials stopped early by the scheduler be selected (their metric is earlier)",
     )
     with_spec("status", "each trial's state (pending, running, finished, diverged, failed)")
     sp = with_spec("ui", "start the MLflow UI on 127.0.0.1 for the spec's tracking store")
@@ -106,14 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     return handler[args.command](args, spec, trials)
 
 
-def _validate(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+def _validate(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
     from aesweep.sweeps.plan import summary
 
     print(summary(spec, trials))
     return 0
 
 
-def _plan(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+def _plan(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
     from aesweep.config.packs import form_packs
     from aesweep.sweeps.plan import summary, varying_keys
 
@@ -149,7 +164,7 @@ def _plan(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unt
     return 0
 
 
-def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+def _run(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
     from aesweep.sweeps.plan import summary
     from aesweep.sweeps.run import ClusterError, run_sweep
 
@@ -158,6 +173,10 @@ def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unty
         return EXIT_BAD_INPUT
     if args.inline and args.address is not None:
         print("--inline runs without Ray: leave out --address (or --inline)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.inline and (spec.search.scheduler is not None or spec.search.algorithm == "optuna"):
+        what = "search.scheduler" if spec.search.scheduler is not None else "search.algorithm"
+        print(f"{what}: needs Ray Tune; run without --inline", file=sys.stderr)
         return EXIT_BAD_INPUT
     from aesweep.sweeps.preflight import preflight
 
@@ -171,15 +190,26 @@ def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unty
     if args.overrides:
         spec_text += "\n# --set " + " --set ".join(args.overrides) + "\n"
     try:
-        outcome = run_sweep(
-            spec,
-            trials,
-            spec_text,
-            address=args.address,
-            inline=args.inline,
-            max_concurrent=args.max_concurrent,
-            verbose=args.verbose,
-        )
+        if spec.search.algorithm == "optuna":
+            from aesweep.sweeps.run import run_optuna
+
+            outcome = run_optuna(
+                spec,
+                spec_text,
+                address=args.address,
+                max_concurrent=args.max_concurrent,
+                verbose=args.verbose,
+            )
+        else:
+            outcome = run_sweep(
+                spec,
+                trials,
+                spec_text,
+                address=args.address,
+                inline=args.inline,
+                max_concurrent=args.max_concurrent,
+                verbose=args.verbose,
+            )
     except ClusterError as exc:  # raised before anything is created
         for line in exc.lines:
             print(f"{args.spec}: {line}", file=sys.stderr)
@@ -205,7 +235,7 @@ def _run(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-unty
     return 0 if outcome.ok else 1
 
 
-def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+def _results(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
     from aesweep.sweeps.results import format_rows, group_row, result_groups
     from aesweep.tracking.store import NoRunsYet, SweepStore
 
@@ -214,7 +244,20 @@ def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-
     except NoRunsYet as exc:
         print(exc, file=sys.stderr)
         return 1
-    groups = result_groups(spec, trials, store)
+    if spec.search.algorithm == "optuna":  # its trials are those recorded in MLflow
+        from aesweep.sweeps.recorded import recorded_trials
+
+        trials = [t for t, _ in recorded_trials(spec, store)]
+    if args.stopping:
+        from aesweep.sweeps.stopping import format_stopping, stopping_rows
+
+        audit = stopping_rows(spec, trials, store)
+        if args.format == "json":
+            print(json.dumps([r.as_dict() for r in audit], indent=2))
+        else:
+            print(format_stopping(audit))
+        return 0
+    groups = result_groups(spec, trials, store, include_stopped=args.include_stopped)
     rows = [group_row(g) for g in groups]
     if args.paper:
         from aesweep.sweeps.published import format_with_published
@@ -235,18 +278,23 @@ def _results(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-
     return 0
 
 
-def _status(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+def _status(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
     from aesweep.sweeps.run import trial_name
     from aesweep.sweeps.status import pending_states, progress_line, trial_states
     from aesweep.tracking.store import NoRunsYet, SweepStore
 
     try:  # read-only: without a store, every trial is pending and nothing is created
-        rows = trial_states(trials, SweepStore.open_existing(spec.tracking.uri, spec.experiment))
+        store = SweepStore.open_existing(spec.tracking.uri, spec.experiment)
+        if spec.search.algorithm == "optuna":  # its trials are those recorded in MLflow
+            from aesweep.sweeps.recorded import recorded_trials
+
+            trials = [t for t, _ in recorded_trials(spec, store)]
+        rows = trial_states(trials, store)
     except NoRunsYet as exc:
         print(exc, file=sys.stderr)
         rows = pending_states(trials)
     names = {t.trial_id: trial_name(t) for t in trials}
-    width = max(len(n) for n in names.values())
+    width = max((len(n) for n in names.values()), default=0)
     for row in rows:
         name = names[row["trial_id"]].ljust(width)
         print(f"{name}  {row['state']:<9}  epoch {row['epoch']}/{row['epochs']}")
@@ -254,7 +302,7 @@ def _status(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-u
     return 0
 
 
-def _ui(args: argparse.Namespace, spec, trials) -> int:  # type: ignore[no-untyped-def]
+def _ui(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
     from aesweep.tracking.server import runs_page_url, serve, ui_command, ui_env
     from aesweep.tracking.store import NoRunsYet, SweepStore
 

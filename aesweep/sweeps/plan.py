@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,9 +16,20 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from aesweep.config.base import shown
-from aesweep.config.grid import axis_sizes, expand_raw, scalar_model, sweepable_fields
+from aesweep.config.grid import (
+    axis_sizes,
+    distributions,
+    expand_raw,
+    fixed_raw,
+    integer_field,
+    scalar_model,
+    search_axes,
+    sweepable_fields,
+)
 from aesweep.config.models import AutoencoderConfig
 from aesweep.config.optimizer import OptimizerConfig
+from aesweep.config.sampled import SampledTrials
+from aesweep.config.search_space import describe_axis, sample_axis
 from aesweep.config.trial import TrialConfig
 from aesweep.sweeps.spec import DEFAULT_SELECTION_OVER, SweepSpec
 
@@ -194,8 +206,253 @@ def _selection(
     return [PlanProblem("selection.metric", f"{what}; allowed: {', '.join(common)}")]
 
 
+def _sections(spec: SweepSpec) -> list[tuple[str, BaseModel]]:
+    return [
+        *((f"models[{i}]", e) for i, e in enumerate(spec.models)),
+        *((f"strategies[{i}]", e) for i, e in enumerate(spec.strategies)),
+        ("optimizer", spec.optimizer),
+    ]
+
+
+def _search_problems(spec: SweepSpec) -> list[PlanProblem]:
+    """A distribution under ``grid``; what ``optuna`` and a scheduler need of the spec."""
+    problems = []
+    algorithm = spec.search.algorithm
+    for where, entry in _sections(spec):
+        for alias, dist in distributions(entry).items():
+            if algorithm == "grid":
+                problems.append(
+                    PlanProblem(
+                        f"{where}.{alias}",
+                        f"a distribution ({dist.describe()}) needs search.algorithm random or "
+                        "optuna; a grid axis takes a value or a list",
+                    )
+                )
+    if algorithm == "optuna":
+        for section, n in (("data", len(spec.data)), ("models", len(spec.models))):
+            if n > 1:
+                problems.append(
+                    PlanProblem(
+                        section,
+                        f"optuna searches one space: give one entry ({n} given), or one spec "
+                        "per entry, or search.algorithm random",
+                    )
+                )
+        if len(spec.strategies) > 1:
+            problems.append(PlanProblem("strategies", "optuna searches one space: give one entry"))
+        if len(spec.seeds) > 1:
+            problems.append(
+                PlanProblem("seeds", "optuna ranks one trial per configuration: give one seed")
+            )
+    sched = spec.search.scheduler
+    if sched is not None:
+        top = sched.max_t or spec.epochs
+        every = spec.evaluation.every
+        rung = float(sched.grace_period)
+        while rung <= top and rung < spec.epochs:
+            if not float(rung).is_integer() or int(rung) % every:
+                problems.append(
+                    PlanProblem(
+                        "search.scheduler.grace_period",
+                        f"ASHA decides at epochs grace_period x reduction_factor^k; epoch "
+                        f"{rung:g} is no evaluation epoch (evaluation.every {every}): a "
+                        "multiple of it, with an integer reduction_factor",
+                    )
+                )
+                break
+            rung *= sched.reduction_factor
+        if sched.max_t is not None and sched.max_t > spec.epochs:
+            problems.append(
+                PlanProblem("search.scheduler.max_t", f"at most epochs ({spec.epochs})")
+            )
+    return problems
+
+
+def search_space(spec: SweepSpec) -> dict[str, str]:
+    """``section.field`` -> what a random or Optuna search draws it from (a list: a choice),
+    for the one entry of each section (optuna) or prefixed by the entry (``models[1].lambda``)."""
+    out: dict[str, str] = {}
+    for where, entry in _sections(spec):
+        section = {"models": "model", "strategies": "strategy"}.get(where.split("[")[0], where)
+        many = where != "optimizer" and len(getattr(spec, where.split("[")[0])) > 1
+        for alias, values in search_axes(entry).items():
+            out[f"{where if many else section}.{alias}"] = describe_axis(values)
+    return out
+
+
+def search_params(spec: SweepSpec) -> dict[str, Any]:
+    """The search as the parent run records it: algorithm, space, samples, seed, scheduler."""
+    search = spec.search
+    out: dict[str, Any] = {"search.algorithm": search.algorithm}
+    if search.algorithm != "grid":
+        out.update(
+            {
+                "search.num_samples": search.num_samples,
+                "search.seed": search.seed,
+                "search.space": json.dumps(search_space(spec)),
+            }
+        )
+    sched = search.scheduler
+    if sched is not None:
+        metric, mode = spec.rank_metric
+        out.update(
+            {
+                "search.scheduler.kind": sched.kind,
+                "search.scheduler.metric": metric,
+                "search.scheduler.mode": mode,
+                "search.scheduler.grace_period": sched.grace_period,
+                "search.scheduler.reduction_factor": sched.reduction_factor,
+                "search.scheduler.max_t": sched.max_t or spec.epochs,
+                "search.scheduler.audit": sched.audit,
+            }
+        )
+    return out
+
+
+def optuna_space(spec: SweepSpec) -> dict[str, Any]:
+    """``section.field`` -> the list or distribution Optuna samples (one entry per section)."""
+    out: dict[str, Any] = {}
+    for where, entry in _sections(spec):
+        section = {"models": "model", "strategies": "strategy"}.get(where.split("[")[0], where)
+        for alias, values in search_axes(entry).items():
+            out[f"{section}.{alias}"] = values
+    return out
+
+
+def integer_keys(spec: SweepSpec) -> set[str]:
+    """The keys of :func:`optuna_space` whose field holds an int."""
+    out = set()
+    for where, entry in _sections(spec):
+        section = {"models": "model", "strategies": "strategy"}.get(where.split("[")[0], where)
+        for alias in search_axes(entry):
+            if integer_field(scalar_model(entry), alias):
+                out.add(f"{section}.{alias}")
+    return out
+
+
+def sampled_trials(spec: SweepSpec) -> SampledTrials:
+    """What every trial of an Optuna search shares; ``.trial(values)`` resolves one."""
+    base: dict[str, Any] = {
+        "data": spec.data[0].model_dump(mode="json", by_alias=True),
+        "model": fixed_raw(spec.models[0]),
+        "strategy": fixed_raw(spec.strategies[0]),
+        "optimizer": fixed_raw(spec.optimizer),
+        "epochs": spec.epochs,
+        "seed": spec.seeds[0],
+        "evaluation": spec.evaluation.model_dump(mode="json", by_alias=True),
+        "checkpoint": spec.checkpoint.model_dump(mode="json", by_alias=True),
+        "compute": spec.compute.model_dump(mode="json", by_alias=True),
+    }
+    return SampledTrials(sweep=spec.name, base=json.loads(json.dumps(base, default=_jsonable)))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    raise TypeError(type(value).__name__)
+
+
+def _draw(
+    entry: BaseModel, index: int, section: str, rng: random.Random
+) -> tuple[Planned | None, list[PlanProblem]]:
+    """One draw of a spec entry: its distributions sampled, its lists chosen from."""
+    cls = scalar_model(entry)
+    raw = fixed_raw(entry)
+    for alias, values in search_axes(entry).items():
+        raw[alias] = sample_axis(values, rng, integer_field(cls, alias))
+    raw = json.loads(json.dumps(raw, default=_jsonable))
+    try:
+        return Planned(index, cls.model_validate(raw)), []
+    except ValidationError as exc:
+        where = f"{section}[{index}]" if section != "optimizer" else section
+        return None, [
+            PlanProblem(
+                ".".join([where, *(str(p) for p in err["loc"])]),
+                err["msg"].removeprefix("Value error, ") + " (a drawn value: narrow the range)",
+            )
+            for err in exc.errors()
+        ]
+
+
+def _plan_random(spec: SweepSpec, samples: int) -> list[TrialConfig]:
+    """``samples`` draws per data x model entry x strategy entry, each drawn from a generator
+    seeded by (search.seed, the entries, the draw): the same spec always plans the same trials;
+    each draw runs once per seed (replicates). A draw equal to an earlier one is planned once."""
+    problems: list[PlanProblem] = []
+    trials: dict[str, TrialConfig] = {}
+    models: list[Planned] = []
+    strategies: list[Planned] = []
+    drawn = []
+    for (d, data), (m, model), (s, strategy), k in itertools.product(
+        enumerate(spec.data),
+        enumerate(spec.models),
+        enumerate(spec.strategies),
+        range(samples),
+    ):
+        rng = random.Random(f"aesweep-random:{spec.search.seed}:{d}:{m}:{s}:{k}")
+        pm, p1 = _draw(model, m, "models", rng)
+        ps, p2 = _draw(strategy, s, "strategies", rng)
+        po, p3 = _draw(spec.optimizer, 0, "optimizer", rng)
+        problems += p1 + p2 + p3
+        if pm is None or ps is None or po is None:
+            continue
+        models.append(pm)
+        strategies.append(ps)
+        drawn.append((data, pm, ps, po))
+    if not problems:
+        problems += _pairs(spec, _distinct(models), _distinct(strategies))
+    if problems:
+        raise PlanError(list(dict.fromkeys(problems)))
+    for data, pm, ps, po in drawn:
+        for seed in spec.seeds:
+            body = _body(spec, data, pm.config, ps.config, po.config, seed)
+            trial = TrialConfig(trial_id="", sweep=spec.name, **body).with_id()
+            trials.setdefault(trial.trial_id, trial)
+    return list(trials.values())
+
+
+def _distinct(planned: list[Planned]) -> list[Planned]:
+    seen: dict[str, Planned] = {}
+    for p in planned:
+        seen.setdefault(p.config.model_dump_json(), p)
+    return list(seen.values())
+
+
+def _body(
+    spec: SweepSpec, data: Any, model: Any, strategy: Any, optimizer: Any, seed: int
+) -> dict[str, Any]:
+    return {
+        "data": data,
+        "model": model,
+        "strategy": strategy,
+        "optimizer": optimizer,
+        "epochs": spec.epochs,
+        "seed": seed,
+        "evaluation": spec.evaluation,
+        "checkpoint": spec.checkpoint,
+        "compute": spec.compute,
+    }
+
+
 def plan(spec: SweepSpec) -> list[TrialConfig]:
-    """All trials of ``spec``, in a stable order (data, model, strategy, lr, seed)."""
+    """All trials of ``spec``, in a stable order (data, model, strategy, lr, seed). A random
+    search: its draws, planned before the run. Optuna: none (its trials are sampled during the
+    run); one draw is checked as a planned trial would be."""
+    problems = _search_problems(spec)
+    if problems:
+        raise PlanError(list(dict.fromkeys(problems)))
+    if spec.search.algorithm != "grid":
+        samples = spec.search.num_samples or 1
+        trials = _plan_random(spec, 1 if spec.search.algorithm == "optuna" else samples)
+        problems = _selection(spec, trials, [0] * len(trials))
+        problems += _selection_problems(spec, trials)
+        if problems:
+            raise PlanError(list(dict.fromkeys(problems)))
+        return [] if spec.search.algorithm == "optuna" else trials
+    return _plan_grid(spec)
+
+
+def _plan_grid(spec: SweepSpec) -> list[TrialConfig]:
     models, problems = _expand_entries(spec.models, "models")
     strategies, more = _expand_entries(spec.strategies, "strategies")
     problems += more
@@ -220,17 +477,7 @@ def plan(spec: SweepSpec) -> list[TrialConfig]:
     for (d, data), m, s, (o, opt), (k, seed) in itertools.product(
         enumerate(spec.data), models, strategies, enumerate(optimizers), enumerate(spec.seeds)
     ):
-        body = {
-            "data": data,
-            "model": m.config,
-            "strategy": s.config,
-            "optimizer": opt,
-            "epochs": spec.epochs,
-            "seed": seed,
-            "evaluation": spec.evaluation,
-            "checkpoint": spec.checkpoint,
-            "compute": spec.compute,
-        }
+        body = _body(spec, data, m.config, s.config, opt, seed)
         trials.append(TrialConfig(trial_id="", sweep=spec.name, **body).with_id())
         origins.append((d, m.index, s.index, o, k))
     problems = _same_trials(trials, origins)
@@ -264,7 +511,38 @@ def _plural(n: int, word: str) -> str:
 
 
 def summary(spec: SweepSpec, trials: list[TrialConfig]) -> str:
-    """``12 trials: 3 models x 2 strategies x 2 lr x 1 seed``."""
+    """``12 trials: 3 models x 2 strategies x 2 lr x 1 seed``; a search: what it draws."""
+    search = spec.search
+    if search.algorithm != "grid":
+        space = ", ".join(f"{k} ~ {v}" for k, v in search_space(spec).items()) or "nothing"
+        head = (
+            f"{_plural(len(trials), 'trial')}: random search"
+            if search.algorithm == "random"
+            else "optuna search (TPE): trials sampled during the run"
+        )
+        combos = len(spec.data) * len(spec.models) * len(spec.strategies)
+        per = f" per {combos} data x model x strategy entries" if combos > 1 else ""
+        text = (
+            f"{head}, {search.num_samples} samples{per} x {_plural(len(spec.seeds), 'seed')} "
+            f"(seed {search.seed}) of {space}"
+        )
+        return text + _scheduler_summary(spec)
+    return _grid_summary(spec, trials) + _scheduler_summary(spec)
+
+
+def _scheduler_summary(spec: SweepSpec) -> str:
+    sched = spec.search.scheduler
+    if sched is None:
+        return ""
+    metric, mode = spec.rank_metric
+    audit = f", audit {sched.audit}" if sched.audit else ""
+    return (
+        f"; ASHA on {metric} ({mode}), grace {sched.grace_period}, factor "
+        f"{sched.reduction_factor:g}, max_t {sched.max_t or spec.epochs}{audit}"
+    )
+
+
+def _grid_summary(spec: SweepSpec, trials: list[TrialConfig]) -> str:
     n_models = sum(_count(e) for e in spec.models)
     n_strategies = sum(_count(e) for e in spec.strategies)
     factors = []

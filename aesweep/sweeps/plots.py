@@ -4,8 +4,9 @@ metrics_vs_lr: each test metric at the last evaluation against the learning rate
 one line per row of the results table (and λ, when λ varies), mean ± std over seeds, the
 selected point circled and diverged grid points marked x; metrics_vs_lambda: the same against
 λ when λ varies; metrics_over_epochs: each metric over the epochs for the selected grid point of
-every row, mean ± std over its seeds (the shape of MoW Figures 3 and 5). Matplotlib's Agg
-canvas, no pyplot (no global state, no display).
+every row, mean ± std over its seeds (the shape of MoW Figures 3 and 5); asha_rungs (with an
+early-stopping scheduler): the metric of every trial over epochs, the stops circled.
+Matplotlib's Agg canvas, no pyplot (no global state, no display).
 """
 
 from __future__ import annotations
@@ -197,6 +198,28 @@ def render_panels(
     return buf.getvalue()
 
 
+def rung_series(groups: list[ResultGroup], metric: str, store: SweepStore) -> list[Series]:
+    """Per trial that ran or was stopped early: ``metric`` over the epochs; a stopped trial's
+    last point flagged (circled: where the scheduler stopped it)."""
+    datasets = len({g.dataset for g in groups})
+    out = []
+    for group in groups:
+        for point in group.points.values():
+            for rec in [*point.finished, *point.stopped]:
+                history = sorted(store.metric_history(rec.run_id, metric))
+                xs = [float(step) for step, v in history if math.isfinite(v)]
+                ys = [v for _, v in history if math.isfinite(v)]
+                if not xs:
+                    continue
+                label = f"{_group_label(group, datasets)}, lr={point.lr:.3g}"
+                series = Series(label, xs, ys, [0.0] * len(xs))
+                if rec.outcome == "stopped":
+                    series.selected = (xs[-1], ys[-1])
+                    series.label += f" (stopped at {int(xs[-1])})"
+                out.append(series)
+    return out
+
+
 def sweep_plot_pngs(groups: list[ResultGroup], store: SweepStore) -> dict[str, bytes]:
     """File name -> PNG of the sweep's plots (none when no trial finished)."""
     metrics = plotted_metrics(groups)
@@ -219,6 +242,15 @@ def sweep_plot_pngs(groups: list[ResultGroup], store: SweepStore) -> dict[str, b
             "λ",
             {m: lambda_series(weighted, m) for m in metrics},
             log_x=min(lambdas) > 0,
+        )
+    if any(g.scheduled for g in groups):
+        metric = "cost" if "cost" in metrics else metrics[0]
+        out["asha_rungs.png"] = render_panels(
+            f"{metric} of every trial over epochs (circle: stopped early by ASHA)",
+            "epoch",
+            {metric: rung_series(groups, metric, store)},
+            log_x=False,
+            integer_x=True,
         )
     out["metrics_over_epochs.png"] = render_panels(
         "test metrics over epochs of the selected grid points (mean ± std over seeds)",

@@ -36,6 +36,7 @@ METRIC_ORDER = (
     "lt_sample_cw",
     "lt_fid",
     "w1_to_target",
+    "modes_recovered",
 )
 """The table's metric columns in order; beyond ``METRIC_COLUMNS``, each is shown when some trial
 of the sweep logged it (SWAE distance, LCW sample distance, FID, the Run-Sort-ReRun toy's W1
@@ -56,6 +57,7 @@ class GridPoint:
     trials: list[TrialConfig] = field(default_factory=list)
     finished: list[TrialRecord] = field(default_factory=list)
     diverged: list[TrialRecord] = field(default_factory=list)
+    stopped: list[TrialRecord] = field(default_factory=list)  # early, by the scheduler
 
     @property
     def all_diverged(self) -> bool:
@@ -85,6 +87,7 @@ class ResultGroup:
     points: dict[tuple[Any, ...], GridPoint]
     records: dict[str, TrialRecord]
     best: GridPoint | None = None
+    scheduled: bool = False  # an early-stopping scheduler ran: the table counts its stops
 
     @property
     def done(self) -> int:
@@ -96,10 +99,14 @@ class ResultGroup:
         return sum(len(p.diverged) for p in self.points.values())
 
     @property
+    def stopped(self) -> int:
+        return sum(len(p.stopped) for p in self.points.values())
+
+    @property
     def status(self) -> str:
         """ok (a point was selected), diverged (every point that ended diverged), pending
         (nothing ended yet) or no result (the selection metric is missing or not finite)."""
-        ended = [p for p in self.points.values() if p.finished or p.diverged]
+        ended = [p for p in self.points.values() if p.finished or p.diverged or p.stopped]
         if self.best is not None:
             return "ok"
         if not ended:
@@ -114,11 +121,19 @@ def _label(trial: TrialConfig, keys: list[str], prefix: str, base: str) -> str:
 
 
 def result_groups(
-    spec: SweepSpec, trials: list[TrialConfig], store: SweepStore
+    spec: SweepSpec,
+    trials: list[TrialConfig],
+    store: SweepStore,
+    *,
+    include_stopped: bool = False,
 ) -> list[ResultGroup]:
     """The sweep's trials grouped into table rows, with MLflow's records and the selected grid
     point of each row: over the axes of ``selection.over`` (default lr and λ), the lowest/highest
-    mean of ``selection.metric`` over finished seeds. Every other varying key makes rows."""
+    mean of ``selection.metric`` over finished seeds. Every other varying key makes rows.
+
+    A trial the scheduler stopped early is counted (``stopped``) but its metric, taken at an
+    earlier epoch, is never compared with those of trials that ran to the end, unless
+    ``include_stopped`` (it then counts as finished)."""
     records = store.latest_by_trial([t.trial_id for t in trials])
     over = list(spec.selection.over)
     others = [k for k in over if k not in LR_AND_LAMBDA]
@@ -151,7 +166,12 @@ def result_groups(
             rec = records.get(t.trial_id)
             if rec is None or not rec.finished:
                 continue
-            (point.diverged if rec.outcome == "diverged" else point.finished).append(rec)
+            if rec.outcome == "diverged":
+                point.diverged.append(rec)
+            elif rec.outcome == "stopped" and not include_stopped:
+                point.stopped.append(rec)
+            else:
+                point.finished.append(rec)
         base = first.strategy.kind if by_kind else first.strategy.label
         group = ResultGroup(
             dataset=first.data.dataset,
@@ -160,6 +180,7 @@ def result_groups(
             trials=members,
             points=points,
             records=records,
+            scheduled=spec.search.scheduler is not None,
         )
         scored = []
         for point in points.values():
@@ -195,6 +216,8 @@ def group_row(group: ResultGroup) -> dict[str, Any]:
         "diverged_points": [{"lr": p.lr, "lambda": p.lam} for p in dead],
         "diverged_at": "; ".join(_point_label(p, len(lambdas) > 1) for p in dead),
     }
+    if group.scheduled:
+        row["stopped"] = group.stopped
     first = next(iter(group.points.values()), None)
     if first is not None and first.others:  # selected axes beyond lr and λ: columns of their own
         row["selected_axes"] = [k.rpartition(".")[2] for k, _ in first.others]
@@ -232,6 +255,7 @@ def table_columns(rows: list[dict[str, Any]]) -> list[str]:
         *seeds,
         "done",
         "diverged",
+        *(["stopped"] if any("stopped" in r for r in rows) else []),
     ]
 
 

@@ -12,18 +12,20 @@ import contextlib
 import hashlib
 import logging
 import os
+import signal
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aesweep.config.trial import TrialConfig, TrialPayload
-from aesweep.sweeps.plan import summary
-from aesweep.sweeps.spec import SweepSpec
-from aesweep.tracking.store import SweepStore, TrialRecord
-from aesweep.trainables.checkpoint_files import find_latest
+from aesweep.config.trial import TrialConfig, TrialPayload, display_name
+from aesweep.sweeps.plan import search_params, summary
+from aesweep.sweeps.spec import SchedulerConfig, SweepSpec
+from aesweep.tracking.store import TAG_AUDIT_EPOCH, SweepStore, TrialRecord
+from aesweep.trainables.child_runs import child_run
 
 
 @dataclass
@@ -37,7 +39,7 @@ class SweepOutcome:
 
     @property
     def ok(self) -> bool:
-        return all(o in ("finished", "diverged") for o in self.outcomes.values())
+        return all(o in ("finished", "diverged", "stopped") for o in self.outcomes.values())
 
     def counts(self) -> Counter[str]:
         return Counter(self.outcomes.values())
@@ -48,8 +50,7 @@ def spec_hash(spec: SweepSpec) -> str:
 
 
 def trial_name(trial: TrialConfig) -> str:
-    lr = f"lr{trial.optimizer.lr:g}"
-    return f"{trial.model.label}-{trial.strategy.label}-{lr}-s{trial.seed}-{trial.trial_id}"
+    return display_name(trial)
 
 
 def resolve_gpus(spec: SweepSpec, cluster: dict[str, float]) -> float:
@@ -79,6 +80,32 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+CLIENT_CONNECT_S = 150.0  # a Ray client server on a loaded head can take a minute to answer
+
+
+def _init_ray(address: str | None, log: Any = print) -> None:
+    """``ray.init`` at ``address``. Ray's client gives up after three tries in 30 s, which a
+    busy head (its client server starts a Python process per driver) can outlast: a
+    ``ray://`` address is retried until :data:`CLIENT_CONNECT_S` has passed."""
+    import ray
+
+    deadline = time.monotonic() + CLIENT_CONNECT_S
+    while True:
+        try:
+            ray.init(
+                address=address or "local",
+                include_dashboard=False,
+                logging_level=logging.WARNING,
+            )
+            return
+        except ConnectionError:
+            if not (address or "").startswith("ray://") or time.monotonic() > deadline:
+                raise
+            log(f"the Ray client server at {address} is not answering yet; trying again")
+            ray.shutdown()
+            time.sleep(2.0)
+
+
 def connect(spec: SweepSpec, address: str | None, log: Any = print) -> dict[str, float]:
     """Join the cluster at ``address`` (without one: start a new single-node Ray here) and
     check that some alive node can hold one trial; returns the cluster's resources. Raises
@@ -96,11 +123,7 @@ def connect(spec: SweepSpec, address: str | None, log: Any = print) -> dict[str,
         # Without --address: a new single-node Ray ("local": never an unrelated cluster that
         # happens to run on this machine), without a dashboard.
         try:
-            ray.init(
-                address=address or "local",
-                include_dashboard=False,
-                logging_level=logging.WARNING,
-            )
+            _init_ray(address, log)
         except Exception as exc:  # whatever Ray raises, it is one line here
             raise ClusterError(
                 [f"--address {address or 'local'}: cannot connect to Ray ({_first_line(exc)})"]
@@ -147,25 +170,17 @@ def prepare(spec: SweepSpec, trials: list[TrialConfig], spec_text: str) -> Prepa
     existing = store.latest_by_trial([t.trial_id for t in trials])
     done = [t.trial_id for t in trials if t.trial_id in existing and existing[t.trial_id].finished]
     parent = store.open_parent(spec.name, spec_hash(spec), spec_text, summary(spec, trials))
+    store.log_parent_params(parent, search_params(spec))
     storage = Path(spec.tracking.storage).expanduser().resolve()
     run_ids: dict[str, str] = {}
     resume_from: dict[str, str] = {}
     for t in trials:
         if t.trial_id in done:
             continue
-        old = existing.get(t.trial_id)
-        checkpoint = find_latest(storage, t.trial_id)
-        if old is not None and (checkpoint is not None or not old.metrics):
-            run_ids[t.trial_id] = old.run_id  # continue it, or start the one never started
-            if checkpoint is not None:
-                resume_from[t.trial_id] = str(checkpoint)
-            continue
-        params = {"trial_id": t.trial_id, **t.flat()}
-        group = " / ".join(t.group_key)
-        new = store.create_trial_run(parent, t.trial_id, trial_name(t), params, group)
-        run_ids[t.trial_id] = new
-        if old is not None:
-            store.supersede(old.run_id, new)
+        run_id, checkpoint = child_run(store, parent, t, existing.get(t.trial_id), storage)
+        run_ids[t.trial_id] = run_id
+        if checkpoint is not None:
+            resume_from[t.trial_id] = checkpoint
     todo = [t for t in trials if t.trial_id in run_ids]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Prepared(
@@ -173,15 +188,26 @@ def prepare(spec: SweepSpec, trials: list[TrialConfig], spec_text: str) -> Prepa
     )
 
 
-def payload(prep: Prepared, trial: TrialConfig, *, threads: int, use_gpu: bool) -> TrialPayload:
-    """What one trial function receives."""
+def payload(
+    prep: Prepared,
+    trial: TrialConfig,
+    *,
+    threads: int,
+    use_gpu: bool,
+    rank: tuple[str, str] | None = None,
+) -> TrialPayload:
+    """What one trial function receives: relative data locations made absolute against this
+    process's working directory (where the spec was submitted); ``rank``: the metric and
+    mode a scheduler or searcher ranks by, carried in every Tune report."""
     return TrialPayload(
-        trial=trial,
+        trial=trial.located(Path.cwd()),
         tracking_uri=prep.store.uri,
         run_id=prep.run_ids[trial.trial_id],
         resume_from=prep.resume_from.get(trial.trial_id),
         threads=threads,
         use_gpu=use_gpu,
+        rank_metric=rank[0] if rank else None,
+        rank_mode="max" if rank and rank[1] == "max" else "min",
     )
 
 
@@ -200,6 +226,39 @@ def run_sweep(
     :mod:`aesweep.sweeps.progress`, or with ``verbose`` Ray Tune's own tables."""
     if not inline:
         connect(spec, address, log)  # before prepare(): a bad address creates nothing
+    with terminate_as_interrupt():
+        return _run_prepared(spec, trials, spec_text, address, inline, max_concurrent, log, verbose)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a job scheduler's stop) ends the sweep as Ctrl-C does: unfinished
+    trials are marked KILLED and resumable. Installed after Ray is joined, whose own handler
+    would abort the driver with a stack dump and leave the trials' runs RUNNING."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_prepared(
+    spec: SweepSpec,
+    trials: list[TrialConfig],
+    spec_text: str,
+    address: str | None,
+    inline: bool,
+    max_concurrent: int | None,
+    log: Any,
+    verbose: bool,
+) -> SweepOutcome:
     prep = prepare(spec, trials, spec_text)
     if prep.done:
         log(f"{len(prep.done)} of {len(trials)} trials already finished in MLflow; not run again")
@@ -313,7 +372,12 @@ def _run_tune(
     cluster = ray.cluster_resources()
     gpus = resolve_gpus(spec, cluster)
     by_id = {t.trial_id: t for t in prep.todo}
-    payloads = {t.trial_id: payload(prep, t, threads=threads, use_gpu=gpus > 0) for t in prep.todo}
+    sched = spec.search.scheduler
+    rank = spec.rank_metric if sched is not None else None
+    payloads = {
+        t.trial_id: payload(prep, t, threads=threads, use_gpu=gpus > 0, rank=rank)
+        for t in prep.todo
+    }
     resources = {"cpu": spec.resources.cpus_per_trial, "gpu": gpus}
     if spec.resources.memory_per_trial:
         resources["memory"] = int(spec.resources.memory_per_trial * 2**30)
@@ -324,10 +388,26 @@ def _run_tune(
     def name(trial: Any) -> str:
         return trial_name(by_id[trial.config["trial_id"]])
 
+    def epochs_of(trial: Any) -> int:
+        return by_id[trial.config["trial_id"]].epochs
+
+    def tid_of(trial: Any) -> str:
+        return str(trial.config["trial_id"])
+
+    scheduler = None if sched is None else _asha(spec, epochs_of, tid_of)
+    audited = getattr(scheduler, "audited", {})
+    stops = _StopRecorder(epochs_of, prep.store, prep.run_ids.get, audited, tid_of)
+    callbacks: list[Any] = [stops.callback()]
+    if not verbose:
+        callbacks.append(_progress_callback(_progress_view(prep)))
     tuner = tune.Tuner(
         trainable,
         param_space={"trial_id": tune.grid_search(list(payloads))},
         tune_config=tune.TuneConfig(
+            # metric and mode once, here: Tune refuses them given to the scheduler too.
+            metric=rank[0] if rank else None,
+            mode=rank[1] if rank else None,
+            scheduler=scheduler,
             max_concurrent_trials=max_concurrent,
             # Every trial asks for the same resources: a worker process runs trial after
             # trial, so torch, MLflow and the FID network are imported/loaded once per worker.
@@ -343,14 +423,130 @@ def _run_tune(
             # Tune's own tables (whose config column holds only the trial id) and its
             # TensorBoard hint with --verbose; else the compact view.
             verbose=1 if verbose else 0,
-            callbacks=[] if verbose else [_progress_callback(_progress_view(prep))],
+            callbacks=callbacks,
         ),
     )
     # Ray 2.x's new output engine prints an experiment box and a TensorBoard hint even at
     # verbose 0; the legacy engine at verbose 0 prints nothing. Only for this fit.
     legacy = {} if verbose else {"RAY_AIR_NEW_OUTPUT": "0"}
-    with _environ(legacy):
-        tuner.fit()
+    try:
+        with _environ(legacy):
+            tuner.fit()
+    finally:
+        _record_stops(prep.store, prep.run_ids.get, stops.stopped, audited, log)
+
+
+def _record_stops(
+    store: SweepStore,
+    run_of: Callable[[str], str | None],
+    stopped: dict[str, int],
+    audited: dict[str, int],
+    log: Any,
+) -> None:
+    """Tag the runs the scheduler stopped (FINISHED, outcome ``stopped``, the epoch) and the
+    audited ones (the epoch it would have stopped them at)."""
+    for tid, epoch in stopped.items():
+        run_id = run_of(tid)
+        if run_id is not None:
+            store.mark_stopped(run_id, epoch)
+    for tid, epoch in audited.items():
+        run_id = run_of(tid)
+        if run_id is not None:
+            store.set_run_tags(run_id, {TAG_AUDIT_EPOCH: epoch})
+    if stopped:
+        log(
+            f"ASHA stopped {len(stopped)} trials early"
+            + (f"; {len(audited)} it would have stopped ran on (audit)" if audited else "")
+        )
+
+
+class _StopRecorder:
+    """Which trials the scheduler stopped: Tune ends them normally after a report it answered
+    with STOP, so a trial that completed before its last epoch, not diverged, was stopped. Its
+    run is tagged at once (a driver killed later loses nothing: it is not rerun), and again
+    after the fit (:func:`_record_stops`)."""
+
+    def __init__(
+        self,
+        epochs_of: Callable[[Any], int],
+        store: SweepStore,
+        run_of: Callable[[str], str | None],
+        audited: dict[str, int],
+        tid_of: Callable[[Any], str],
+    ) -> None:
+        self.epochs_of, self.tid_of = epochs_of, tid_of
+        self.store, self.run_of = store, run_of
+        self.audited = audited
+        self.stopped: dict[str, int] = {}
+
+    def complete(self, tid: str, last: dict[str, Any], epochs: int) -> None:
+        epoch = int(last.get("epoch", 0) or 0)
+        if last.get("diverged") != 1.0 and 0 < epoch < epochs:
+            self.stopped[tid] = epoch
+            _record_stops(self.store, self.run_of, {tid: epoch}, {}, lambda _: None)
+        if tid in self.audited:
+            _record_stops(self.store, self.run_of, {}, {tid: self.audited[tid]}, lambda _: None)
+
+    def callback(self) -> Any:
+        from ray.tune import Callback
+
+        recorder = self
+
+        class Stops(Callback):
+            def on_trial_complete(
+                self, iteration: int, trials: list, trial: Any, **info: Any
+            ) -> None:
+                last = trial.last_result or {}
+                recorder.complete(recorder.tid_of(trial), last, recorder.epochs_of(trial))
+
+        return Stops()
+
+
+def _asha(spec: SweepSpec, epochs_of: Callable[[Any], int], tid_of: Callable[[Any], str]) -> Any:
+    """Ray Tune's ASHAScheduler on the epochs (metric and mode come from TuneConfig), which
+    never stops a trial at its own last epoch (it ends itself, recording its result: a STOP
+    there would cut what runs after the last report), and with ``audit`` K lets the first K
+    trials it would stop at the earliest rung run to the end (``audited``: trial id -> epoch)."""
+    from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+    given = spec.search.scheduler
+    assert given is not None
+    sched: SchedulerConfig = given
+
+    class AuditedASHA(ASHAScheduler):
+        def __init__(self) -> None:
+            super().__init__(
+                time_attr="epoch",
+                grace_period=sched.grace_period,
+                reduction_factor=sched.reduction_factor,
+                max_t=sched.max_t or spec.epochs,
+            )
+            self.audited: dict[str, int] = {}
+
+        def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+            tid = tid_of(trial)
+            if tid in self.audited:  # runs on, out of the rungs (it would bias them)
+                return str(TrialScheduler.CONTINUE)
+            action = str(super().on_trial_result(tune_controller, trial, result))
+            epoch = int(result.get("epoch", 0) or 0)
+            if epoch >= epochs_of(trial):
+                return str(TrialScheduler.CONTINUE)
+            if (
+                action == TrialScheduler.STOP
+                and epoch == sched.grace_period
+                and len(self.audited) < sched.audit
+            ):
+                self.audited[tid] = epoch
+                return str(TrialScheduler.CONTINUE)
+            return action
+
+        def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict) -> None:
+            if tid_of(trial) in self.audited:
+                self._trial_info.pop(trial.trial_id, None)
+                return
+            super().on_trial_complete(tune_controller, trial, result)
+
+    return AuditedASHA()
 
 
 @contextlib.contextmanager
@@ -404,3 +600,163 @@ def _progress_callback(view: Any) -> Any:
             view.close()
 
     return Progress()
+
+
+def run_optuna(
+    spec: SweepSpec,
+    spec_text: str,
+    *,
+    address: str | None = None,
+    max_concurrent: int | None = None,
+    log: Any = print,
+    verbose: bool = False,
+) -> SweepOutcome:
+    """An Optuna search through Ray Tune's ``OptunaSearch`` (TPE, seeded by ``search.seed``):
+    the finished trials of earlier submissions (MLflow) seed the searcher with their values and
+    metric and count towards ``num_samples``; the rest are sampled and run, each trial function
+    resolving its trial and child run (:func:`aesweep.trainables.entry.search_trainable`)."""
+    from aesweep.config.sampled import SearchPayload
+    from aesweep.sweeps.plan import integer_keys, optuna_space, sampled_trials
+    from aesweep.sweeps.recorded import recorded_trials, searcher_history
+
+    connect(spec, address, log)
+    import ray
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    from aesweep.trainables.entry import search_trainable
+
+    store = SweepStore(spec.tracking.uri, spec.experiment)
+    points, rewards = searcher_history(spec, store)
+    parent = store.open_parent(spec.name, spec_hash(spec), spec_text, summary(spec, []))
+    store.log_parent_params(parent, search_params(spec))
+    total = spec.search.num_samples or 0
+    left = max(0, total - len(points))
+    if points:
+        log(
+            f"{len(points)} of {total} trials already finished in MLflow: the searcher starts "
+            "from them; not run again"
+        )
+    sampled = sampled_trials(spec)
+    space = optuna_space(spec)
+    integers = integer_keys(spec)
+    metric, mode = spec.rank_metric
+    gpus = resolve_gpus(spec, ray.cluster_resources())
+    context = SearchPayload(
+        sampled=sampled,
+        tracking_uri=store.uri,
+        experiment=spec.experiment,
+        parent_run_id=parent,
+        storage=str(_storage(spec)),
+        threads=max(1, int(spec.resources.cpus_per_trial)),
+        use_gpu=gpus > 0,
+        rank_metric=metric,
+        rank_mode=mode,
+        keys=list(space),
+        workdir=str(Path.cwd()),
+    )
+
+    def trial_of(trial: Any) -> TrialConfig:
+        return sampled.trial({k: trial.config[k] for k in space})
+
+    def name(trial: Any) -> str:
+        return trial_name(trial_of(trial))
+
+    resources = {"cpu": spec.resources.cpus_per_trial, "gpu": gpus}
+    if spec.resources.memory_per_trial:
+        resources["memory"] = int(spec.resources.memory_per_trial * 2**30)
+
+    def run_of(tid: str) -> str | None:
+        rec = store.latest_by_trial([tid]).get(tid)
+        return None if rec is None else rec.run_id
+
+    def tid_of(trial: Any) -> str:
+        return trial_of(trial).trial_id
+
+    scheduler = None
+    if spec.search.scheduler is not None:
+        scheduler = _asha(spec, lambda t: spec.epochs, tid_of)
+    stops = _StopRecorder(
+        lambda t: spec.epochs, store, run_of, getattr(scheduler, "audited", {}), tid_of
+    )
+    status = "FINISHED"
+    try:
+        if left:
+            # The space as Tune's param_space, metric and mode in TuneConfig only: OptunaSearch
+            # given a space of its own ignores TuneConfig's metric and mode.
+            searcher = OptunaSearch(
+                points_to_evaluate=points or None,
+                evaluated_rewards=rewards or None,
+                # TPE's first draws are random: seeded as the first submission, a resubmitted
+                # one would draw the finished trials again. Deterministic per history size.
+                seed=spec.search.seed + len(points),
+            )
+            tuner = tune.Tuner(
+                tune.with_resources(
+                    tune.with_parameters(search_trainable, context=context), resources
+                ),
+                param_space={k: _tune_domain(tune, v, k in integers) for k, v in space.items()},
+                tune_config=tune.TuneConfig(
+                    search_alg=searcher,
+                    metric=metric,  # once, here: not in the searcher or the scheduler too
+                    mode=mode,
+                    scheduler=scheduler,
+                    num_samples=left,
+                    max_concurrent_trials=max_concurrent,
+                    reuse_actors=True,
+                    trial_name_creator=name,
+                    trial_dirname_creator=name,
+                ),
+                run_config=tune.RunConfig(
+                    name=f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}-{parent[:6]}",
+                    storage_path=str(_storage(spec)),
+                    failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
+                    verbose=1 if verbose else 0,
+                    callbacks=[stops.callback()],
+                ),
+            )
+            legacy = {} if verbose else {"RAY_AIR_NEW_OUTPUT": "0"}
+            try:
+                with _environ(legacy):
+                    tuner.fit()
+            finally:
+                audited = getattr(scheduler, "audited", {})
+                _record_stops(store, run_of, stops.stopped, audited, log)
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        mine = {
+            t.trial_id: r
+            for t, r in recorded_trials(spec, store)
+            if r.tags.get("mlflow.parentRunId") == parent
+        }
+        killed = _mark_unfinished(store, mine)
+        store.close_parent(parent, "KILLED" if killed else status)
+    outcome = SweepOutcome(parent, skipped=[str(i) for i in range(len(points))])
+    outcome.interrupted = bool(killed)
+    after = store.latest_by_trial(list(mine))
+    for tid in mine:
+        rec = after.get(tid)
+        outcome.outcomes[tid] = (
+            "killed" if tid in killed else (rec.outcome if rec else None) or "failed"
+        )
+    return outcome
+
+
+def _tune_domain(tune: Any, values: Any, integer: bool = False) -> Any:
+    """A spec's list or distribution as Ray Tune's search domain (an int field: integers)."""
+    from aesweep.config.search_space import Choice, LogUniform, Uniform
+
+    if isinstance(values, LogUniform):
+        low, high = values.loguniform
+        if integer:
+            return tune.lograndint(round(low), round(high) + 1)
+        return tune.loguniform(low, high)
+    if isinstance(values, Uniform):
+        low, high = values.uniform
+        return tune.randint(round(low), round(high) + 1) if integer else tune.uniform(low, high)
+    if isinstance(values, Choice):
+        return tune.choice(list(values.choice))
+    return tune.choice(list(values))

@@ -10,7 +10,7 @@ from functools import reduce
 from operator import or_
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
 from aesweep.catalog import DATASETS, MODELS, STRATEGIES
 from aesweep.config.base import StrictConfig
@@ -113,6 +113,54 @@ def _as_list(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
 
 
+class SchedulerConfig(StrictConfig):
+    """An early-stopping scheduler over the epochs: Ray Tune's ``ASHAScheduler`` (``time_attr``
+    the epoch), deciding on ``metric`` at evaluation epochs. ``audit``: the first K trials it
+    stops at the earliest rung run to the end anyway (``results --stopping`` then reports
+    whether stopping was safe)."""
+
+    kind: Literal["asha"] = Field(description="asha: Ray Tune's ASHAScheduler")
+    metric: str | None = Field(None, description="the metric it ranks by (null: selection's)")
+    mode: Literal["min", "max"] | None = Field(None, description="null: selection's mode")
+    grace_period: Annotated[int, Field(gt=0)] = Field(
+        1,
+        description="epochs every trial runs before it can be stopped (a multiple of "
+        "evaluation.every)",
+    )
+    reduction_factor: Annotated[float, Field(gt=1)] = Field(
+        3.0, description="1/reduction_factor of the trials go on past each rung"
+    )
+    max_t: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="the last epoch it decides at (null: epochs)"
+    )
+    audit: Annotated[int, Field(ge=0)] = Field(
+        0, description="K trials stopped at the earliest rung run to the end anyway"
+    )
+
+
+class SearchConfig(StrictConfig):
+    """How the trials are chosen: the full grid (lists are axes), ``random`` draws planned
+    before the run (seeded: the same spec plans the same trials), or ``optuna`` (Ray Tune's
+    OptunaSearch, TPE); and an optional early-stopping scheduler."""
+
+    algorithm: Literal["grid", "random", "optuna"] = Field(
+        "grid", description="grid: lists are axes; random, optuna: draw num_samples configs"
+    )
+    num_samples: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="random / optuna: configurations drawn (per data x model x strategy)"
+    )
+    seed: int = Field(0, description="the seed of the draws (random) and of the sampler (optuna)")
+    scheduler: SchedulerConfig | None = Field(None, description="early stopping (null: none)")
+
+    @model_validator(mode="after")
+    def _samples(self) -> SearchConfig:
+        if self.algorithm != "grid" and self.num_samples is None:
+            raise ValueError(f"search.algorithm {self.algorithm} needs search.num_samples")
+        if self.algorithm == "grid" and self.num_samples is not None:
+            raise ValueError("search.num_samples applies to random and optuna, not grid")
+        return self
+
+
 class SweepSpec(StrictConfig):
     """One YAML file: what to train, over which grid, and where results go."""
 
@@ -158,10 +206,22 @@ class SweepSpec(StrictConfig):
         CheckpointConfig(), description="how often trials checkpoint, how many kept"
     )
     failure: FailureConfig = Field(FailureConfig(), description="retries of a failed trial")
+    search: SearchConfig = Field(
+        SearchConfig(), description="grid (default), random or optuna search; early stopping"
+    )
 
     @property
     def experiment(self) -> str:
         return self.tracking.experiment or self.name
+
+    @property
+    def rank_metric(self) -> tuple[str, Literal["min", "max"]]:
+        """The metric and mode a searcher or scheduler ranks by (the scheduler's, else the
+        selection's)."""
+        sched = self.search.scheduler
+        metric = (sched.metric if sched else None) or self.selection.metric
+        mode = (sched.mode if sched else None) or self.selection.mode
+        return metric, mode
 
 
 SCHEMA_FILE = "aesweep.schema.json"

@@ -1,6 +1,7 @@
 """Where a sweep stands: each trial's state and progress, read back from MLflow.
 
-States: pending (no run yet, or scheduled), running, finished, diverged, failed, killed.
+States: pending (no run yet, or scheduled), running, finished, stopped (early, by the
+scheduler), diverged, failed, killed.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def pending_states(trials: list[TrialConfig]) -> list[dict[str, Any]]:
 
 def progress_line(rows: list[dict[str, Any]]) -> str:
     counts = Counter(r["state"] for r in rows)
-    done = counts["finished"] + counts["diverged"]
-    order = ["finished", "diverged", "running", "pending", "failed", "killed"]
+    done = counts["finished"] + counts["diverged"] + counts["stopped"]
+    order = ["finished", "stopped", "diverged", "running", "pending", "failed", "killed"]
     parts = [f"{counts[s]} {s}" for s in order if counts[s]]
     return f"{done}/{len(rows)} trials done: " + ", ".join(parts)

@@ -7,10 +7,13 @@ trial (in a Ray worker or inline) logs into its child run by id. Tags are the co
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +27,11 @@ TAG_KIND = "aesweep.kind"  # "sweep" or "trial"
 TAG_SWEEP = "aesweep.sweep"
 TAG_SPEC_HASH = "aesweep.spec_hash"
 TAG_TRIAL_ID = "aesweep.trial_id"
-TAG_OUTCOME = "aesweep.outcome"  # finished | diverged | failed | killed
+TAG_OUTCOME = "aesweep.outcome"  # finished | diverged | stopped | failed | killed
 TAG_DIVERGED_EPOCH = "aesweep.diverged_epoch"
+TAG_STOPPED_EPOCH = "aesweep.stopped_epoch"  # stopped early by the scheduler (ASHA)
+TAG_AUDIT_EPOCH = "aesweep.audit_epoch"  # the scheduler would have stopped it here (audit)
+TAG_CONFIG = "aesweep.config"  # the resolved trial config, JSON
 TAG_GROUP = "aesweep.group"  # "dataset / model / strategy"
 TAG_SUPERSEDED_BY = "aesweep.superseded_by"  # an unfinished run that started over
 MAX_PARAM_LENGTH = 6000
@@ -95,8 +101,44 @@ class TrialRecord:
 
     @property
     def finished(self) -> bool:
-        """Done for good: trained to the end, or diverged (a result, not an error)."""
-        return self.outcome in ("finished", "diverged")
+        """Done for good: trained to the end, diverged (a result, not an error), or stopped
+        early by the scheduler (never rerun)."""
+        return self.outcome in ("finished", "diverged", "stopped")
+
+    @property
+    def stopped_epoch(self) -> int | None:
+        value = self.tags.get(TAG_STOPPED_EPOCH)
+        return int(value) if self.outcome == "stopped" and value is not None else None
+
+    @property
+    def audit_epoch(self) -> int | None:
+        """The epoch the scheduler would have stopped this trial at (it ran on: an audit)."""
+        value = self.tags.get(TAG_AUDIT_EPOCH)
+        return int(value) if value is not None else None
+
+
+@contextlib.contextmanager
+def creating_store(uri: str) -> Iterator[None]:
+    """Serialise the creation of a SQLite store: MLflow's first client creates the tables and
+    runs its migrations, and two processes doing it at once collide (``duplicate column name``,
+    e.g. several ``aesweep run`` started together on a fresh ``mlflow.db``). The lock file
+    beside the database is taken while the database does not exist yet, and by anyone who
+    finds the lock file (a creation may be under way); an existing store opened for reading
+    creates nothing."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    db = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+    lock = db.with_name(f".{db.name}.lock")
+    if db.exists() and not lock.exists():
+        yield
+        return
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class SweepStore:
@@ -105,9 +147,10 @@ class SweepStore:
     def __init__(self, uri: str, experiment: str) -> None:
         quiet_mlflow_logs()
         self.uri = resolve_uri(uri)
-        self._client = MlflowClient(tracking_uri=self.uri)
         self.experiment_name = experiment
-        found = self._client.get_experiment_by_name(experiment)
+        with creating_store(self.uri):  # the client's first use creates a new store's tables
+            self._client = MlflowClient(tracking_uri=self.uri)
+            found = self._client.get_experiment_by_name(experiment)
         self.experiment_id = found.experiment_id if found else None
         self._kind_tagged = found is not None and (
             found.tags.get(TAG_EXPERIMENT_KIND) == EXPERIMENT_KIND
@@ -187,19 +230,26 @@ class SweepStore:
         self._client.log_artifacts(run_id, str(folder), artifact_path=artifact_path)
 
     def create_trial_run(
-        self, parent_id: str, trial_id: str, name: str, params: dict[str, Any], group: str
+        self,
+        parent_id: str,
+        trial_id: str,
+        name: str,
+        params: dict[str, Any],
+        group: str,
+        config: dict[str, Any] | None = None,
     ) -> str:
+        """A trial's child run, SCHEDULED; ``config``: its resolved config, kept as a JSON tag
+        (an Optuna search reads its trials back from it)."""
         exp = self.ensure_experiment()
-        run = self._client.create_run(
-            exp,
-            run_name=name,
-            tags={
-                MLFLOW_PARENT_RUN_ID: parent_id,
-                TAG_KIND: "trial",
-                TAG_TRIAL_ID: trial_id,
-                TAG_GROUP: group,
-            },
-        )
+        tags = {
+            MLFLOW_PARENT_RUN_ID: parent_id,
+            TAG_KIND: "trial",
+            TAG_TRIAL_ID: trial_id,
+            TAG_GROUP: group,
+        }
+        if config is not None:
+            tags[TAG_CONFIG] = json.dumps(config, sort_keys=True)
+        run = self._client.create_run(exp, run_name=name, tags=tags)
         batch = [Param(k, _param(v)) for k, v in params.items()]
         for i in range(0, len(batch), 100):
             self._client.log_batch(run.info.run_id, params=batch[i : i + 100])
@@ -211,6 +261,28 @@ class SweepStore:
         self._client.set_tag(old_run_id, TAG_SUPERSEDED_BY, new_run_id)
         if self._client.get_run(old_run_id).info.status == "RUNNING":
             self._client.set_terminated(old_run_id, "KILLED")
+
+    def mark_stopped(self, run_id: str, epoch: int, attempts: int = 3) -> None:
+        """A trial the scheduler stopped after ``epoch``: FINISHED, outcome ``stopped``."""
+        for attempt in range(attempts):
+            try:
+                self._client.set_tag(run_id, TAG_OUTCOME, "stopped")
+                self._client.set_tag(run_id, TAG_STOPPED_EPOCH, str(epoch))
+                self._client.set_terminated(run_id, "FINISHED")
+                return
+            except MlflowException:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2)
+
+    def set_run_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        self._client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_parent_params(self, run_id: str, params: dict[str, Any]) -> None:
+        """The submission's settings beyond its spec (the search: algorithm, space, scheduler)."""
+        batch = [Param(k, _param(v)) for k, v in params.items()]
+        for i in range(0, len(batch), 100):
+            self._client.log_batch(run_id, params=batch[i : i + 100])
 
     def mark_killed(self, run_id: str, attempts: int = 3) -> None:
         """End a trial's run as KILLED with the ``killed`` outcome (a sweep stopped by Ctrl-C).

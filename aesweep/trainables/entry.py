@@ -18,9 +18,11 @@ import torch
 
 import aesweep.catalog  # noqa: F401  (every component config registered, for the payload)
 from aesweep.config.registry import import_target
+from aesweep.config.sampled import SearchPayload
 from aesweep.config.trial import TrialPayload
-from aesweep.tracking.store import TrialRun
+from aesweep.tracking.store import SweepStore, TrialRun
 from aesweep.trainables.checkpoints import InlineCheckpoints
+from aesweep.trainables.child_runs import child_run
 from aesweep.trainables.fid_scoring import fid_scorer
 from aesweep.trainables.optimizers import pick_device
 from aesweep.trainables.protocol import protocol_params, record_fid_protocol
@@ -62,7 +64,9 @@ def tune_trainable(config: dict[str, Any], payloads: dict[str, TrialPayload]) ->
     """The Ray Tune function trainable: ``config["trial_id"]`` picks one trial's payload."""
     for name in ("ray.train", "ray.tune"):  # one "checkpoint created" line per epoch is noise
         logging.getLogger(name).setLevel(logging.WARNING)
-    run_trial(payloads[config["trial_id"]], TuneReporter())
+    payload = payloads[config["trial_id"]]
+    rank = None if payload.rank_metric is None else (payload.rank_metric, payload.rank_mode)
+    run_trial(payload, TuneReporter(rank))
 
 
 def inline_trainable(payload: TrialPayload) -> str:
@@ -70,3 +74,32 @@ def inline_trainable(payload: TrialPayload) -> str:
     folder, keep = payload.inline_dir, payload.trial.checkpoint.keep
     checkpoints = InlineCheckpoints(Path(folder), keep) if folder else None
     return run_trial(payload, InlineReporter(checkpoints))
+
+
+def search_trainable(config: dict[str, Any], context: SearchPayload) -> None:
+    """The Ray Tune function trainable of an Optuna search: resolve the trial of the sampled
+    values (its id: the hash of its resolved config, as a planned trial's), find or create its
+    child run under the parent, and run it. A trial already finished (the searcher suggested
+    it again) is not rerun: its recorded metric is reported."""
+    for name in ("ray.train", "ray.tune"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    trial = context.sampled.trial({k: config[k] for k in context.keys})
+    store = SweepStore(context.tracking_uri, context.experiment)
+    old = store.latest_by_trial([trial.trial_id]).get(trial.trial_id)
+    rank = (context.rank_metric, context.rank_mode)
+    reporter = TuneReporter(rank)
+    if old is not None and old.finished:
+        reporter.report({**old.metrics, "diverged": float(old.outcome == "diverged")})
+        return
+    run_id, resume_from = child_run(store, context.parent_run_id, trial, old, Path(context.storage))
+    payload = TrialPayload(
+        trial=trial.located(Path(context.workdir)),
+        tracking_uri=store.uri,
+        run_id=run_id,
+        resume_from=resume_from,
+        threads=context.threads,
+        use_gpu=context.use_gpu,
+        rank_metric=context.rank_metric,
+        rank_mode=context.rank_mode,
+    )
+    run_trial(payload, reporter)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Protocol
 
 from aesweep.trainables.checkpoints import InlineCheckpoints
@@ -36,12 +37,38 @@ class InlineReporter:
         return None
 
 
+def ranked(
+    metrics: dict[str, float], metric: str, mode: str, last: float | None
+) -> dict[str, float]:
+    """``metrics`` as a scheduler or searcher must see them: ``metric`` always present (a
+    result without it is silently continued by ASHA, and refused by Tune's metric check) — the
+    last evaluated value on an epoch without evaluation, the worst before any — and never NaN
+    (a NaN never loses a comparison): a diverged trial's is +inf (min) or -inf (max)."""
+    worst = math.inf if mode == "min" else -math.inf
+    out = dict(metrics)
+    value = out.get(metric, last)
+    if value is None or not math.isfinite(value) or out.get("diverged", 0.0) == 1.0:
+        value = worst
+    out[metric] = value
+    return out
+
+
 class TuneReporter:
-    """Inside a Ray Tune trial: ``tune.report`` with an optional checkpoint directory."""
+    """Inside a Ray Tune trial: ``tune.report`` with an optional checkpoint directory; with a
+    ``rank`` (metric, mode), every report carries the metric (:func:`ranked`)."""
+
+    def __init__(self, rank: tuple[str, str] | None = None) -> None:
+        self.rank = rank
+        self._last: float | None = None
 
     def report(self, metrics: dict[str, float], checkpoint_dir: str | None = None) -> None:
         from ray import tune
 
+        if self.rank is not None:
+            metric, mode = self.rank
+            if metric in metrics:
+                self._last = metrics[metric]
+            metrics = ranked(metrics, metric, mode, self._last)
         checkpoint = tune.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
         tune.report(metrics, checkpoint=checkpoint)
 

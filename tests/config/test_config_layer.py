@@ -4,6 +4,7 @@ kinds that strategies must declare, per-family configs, and the typed trial payl
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import ClassVar, Literal
 
 import pytest
@@ -160,3 +161,25 @@ def test_trial_config_takes_the_registered_class_its_tag_names() -> None:
     assert type(again.model).__name__ == "GeneratorConfig"
     assert not isinstance(again.model, AutoencoderConfig)
     assert again.resolved() == trials[0].resolved()
+
+
+def test_a_relative_data_root_reaches_the_trial_absolute_with_the_same_id(
+    tmp_path, monkeypatch
+) -> None:
+    """A Ray worker runs in its own directory: the payload carries the data's location made
+    absolute against the directory the spec was submitted from; the id is the planned one."""
+    from aesweep.sweeps.run import Prepared, payload
+
+    _, trials = load_plan(REPO / "specs" / "mow_mnist.yaml")
+    trial = trials[0]
+    assert trial.data.root == "../shared/data"
+    monkeypatch.chdir(REPO)
+    store = SimpleNamespace(uri="sqlite:////tmp/x.db")  # payload() reads only the store's uri
+    prep = Prepared(store, "p", [trial], {trial.trial_id: "r"}, {}, [], "x")
+    sent = payload(prep, trial, threads=1, use_gpu=False).trial
+    assert sent.data.root == str((REPO / "../shared/data").resolve())
+    assert sent.trial_id == trial.trial_id and sent.with_id().trial_id != trial.trial_id
+    elsewhere = trial.located(tmp_path)
+    assert elsewhere.data.root == str((tmp_path / "../shared/data").resolve())
+    digits = load_plan(REPO / "specs" / "quickstart.yaml")[1][0]
+    assert digits.located(tmp_path) == digits  # no location field: unchanged

@@ -109,7 +109,12 @@ def test_streamed_training_equals_in_memory_training(mnist_pngs, strategy) -> No
 def test_reading_fields_do_not_change_trial_ids(mnist_pngs, write_spec) -> None:
     folder, _ = mnist_pngs
     data = {"dataset": "image_folder", "path": str(folder), "channels": 1}
-    base = {"name": "s", "models": [{"family": "cwae", "latent_dim": 8}], "data": data}
+    base = {
+        "name": "s",
+        "models": [{"family": "cwae", "latent_dim": 8}],
+        "strategies": [{"kind": "minibatch", "batch_size": 8}],  # fits 10 training images
+        "data": data,
+    }
     _, plain = load_plan(write_spec(base))
     other = {**base, "data": {**base["data"], "workers": 0, "prefetch": 2, "in_memory": True}}
     _, reread = load_plan(write_spec(other))

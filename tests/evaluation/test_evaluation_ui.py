@@ -154,7 +154,11 @@ def test_ui_lists_parent_children_and_shows_images(evaluated_sweep, tmp_path) ->
                 # The URL that `aesweep ui` printed lands on the experiment's runs table (not
                 # MLflow 3's GenAI overview): the parent, expanded to show its children.
                 page.goto(runs_url)
-                row = page.locator("[role=row]", has_text=parent.info.run_name)
+                # The session's sweep may have been submitted twice: this run id's row (ag-grid
+                # splits a row into pinned and scrolled parts; the name is in one of them).
+                row = page.locator(
+                    f'[role=row][row-id="{parent.info.run_id}"]', has_text=parent.info.run_name
+                )
                 row.wait_for()
                 row.locator("button[data-component-id*=runnamecellrenderer]").click()
                 for c in children:

@@ -23,7 +23,7 @@ needs_mnist = pytest.mark.skipif(
 )
 
 
-@pytest.mark.parametrize("path", sorted(SPECS.glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(SPECS.rglob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_spec_plans(path: Path) -> None:
     spec, trials = load_plan(path)
     assert trials, path.name

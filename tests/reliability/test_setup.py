@@ -23,10 +23,21 @@ def _fresh_copy(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def _outside_make() -> dict[str, str]:
+    """The environment without the variables of the make running the tests (CI runs them
+    under `make test`): a nested make would print "Entering directory" lines of its own."""
+    return {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+
+
 def _dry_run(folder: Path, *targets: str, **variables: str) -> list[str]:
     extra = [f"{k}={v}" for k, v in variables.items()]
+    env = _outside_make()
     done = subprocess.run(
-        ["make", "-n", *targets, *extra], cwd=folder, capture_output=True, text=True
+        ["make", "-n", "--no-print-directory", *targets, *extra],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
@@ -68,11 +79,11 @@ def test_make_browser_is_quiet_and_installs_only_what_is_missing(tmp_path: Path)
         'echo "Setting up systemd (257.9-1) ..." >&2\n'
     )
     (fake / "apt-get").chmod(0o755)
-    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    env = {**_outside_make(), "PATH": f"{fake}:{os.environ['PATH']}"}
 
     def browser(chromium: Path) -> str:
         done = subprocess.run(
-            ["make", "-s", "browser", f"CHROMIUM={chromium}"],
+            ["make", "-s", "--no-print-directory", "browser", f"CHROMIUM={chromium}"],
             cwd=folder,
             env=env,
             capture_output=True,

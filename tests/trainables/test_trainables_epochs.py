@@ -27,6 +27,7 @@ GENERATOR = {
     **COMMON,
     "data": {"dataset": "gaussian_mixture", "train_size": 512, "test_size": 128},
     "models": [{"family": "generator", "iterations_per_epoch": 5, "histogram_samples": 256}],
+    "selection": {"metric": "w1_to_target", "mode": "min"},  # no cost without a latent space
 }
 AUTOENCODER = {
     **COMMON,

@@ -63,6 +63,7 @@ class GeneratorConfig(ModelConfig):
         """W1 to the test split, the training loss, timings and the annealed lr."""
         return frozenset(
             {
+                *(metrics.MIXTURE_METRICS if trial.data.dataset == "gaussian_mixture" else ()),
                 *metrics.GENERATOR_METRICS,
                 *metrics.EPOCH_TIMINGS,
                 metrics.TRAIN_PREFIX + "loss",

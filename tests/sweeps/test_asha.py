@@ -1,0 +1,124 @@
+"""ASHA early stopping through Ray Tune on digits: some trials stopped, recorded as stopped
+(FINISHED, the epoch), counted by status and results, never selected, never rerun — also
+after the driver is killed with SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from aesweep.sweeps.cli import main
+from aesweep.tracking.store import SweepStore
+from aesweep.trainables.reporting import ranked
+from tests.conftest import tiny_spec
+
+EPOCHS = 6
+LRS = [0.003, 0.002, 1e-6, 2e-6, 3e-6, 4e-6]  # the tiny rates lag: ASHA stops them
+
+
+def _spec(uri: str, storage: Path, **search: object) -> dict:
+    return tiny_spec(
+        uri,
+        storage,
+        optimizer={"name": "adam", "lr": LRS},
+        epochs=EPOCHS,
+        evaluation={"every": 1, "latent_samples": 64, "images": False},
+        search={"scheduler": {"kind": "asha", "grace_period": 1, "reduction_factor": 3, **search}},
+    )
+
+
+def test_a_diverged_or_missing_metric_is_the_worst_never_nan() -> None:
+    assert ranked({"cost": math.nan}, "cost", "min", None)["cost"] == math.inf
+    assert ranked({"cost": 1.0, "diverged": 1.0}, "cost", "max", None)["cost"] == -math.inf
+    assert ranked({"epoch": 2.0}, "cost", "min", 0.5)["cost"] == 0.5  # the last evaluation
+    assert ranked({"epoch": 1.0}, "cost", "min", None)["cost"] == math.inf
+
+
+def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.kill
+def test_asha_stops_records_and_resumes_without_rerunning_after_sigkill(
+    write_spec, mlflow_uri, tmp_path, ray_session, capsys
+) -> None:
+    path = write_spec(_spec(mlflow_uri, tmp_path / "ray"))
+    assert main(["plan", str(path)]) == 0
+    assert "ASHA on cost (min), grace 1, factor 3" in capsys.readouterr().out
+    store = SweepStore(mlflow_uri, "tiny")
+    store.ensure_experiment()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "aesweep.sweeps.cli", "run", str(path), "--max-concurrent", "1"]
+    proc = subprocess.Popen(
+        cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+    def one_stopped() -> bool:
+        recs = store.trial_records()
+        if proc.poll() is not None:
+            return True  # ended before the kill: the resubmission below still checks
+        return any(r.outcome == "stopped" for r in recs)
+
+    try:
+        _wait(one_stopped, 300, "a trial stopped by ASHA")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    before = {r.trial_id: r for r in store.trial_records() if r.outcome == "stopped"}
+    assert before, "no trial was recorded as stopped before the kill"
+
+    assert main(["run", str(path)]) == 0
+    capsys.readouterr()
+    records = store.trial_records()
+    after = store.latest_by_trial([r.trial_id for r in records])
+    assert len(after) == len(LRS)
+    for tid, rec in before.items():  # stopped before the kill: not run again
+        assert after[tid].run_id == rec.run_id and after[tid].outcome == "stopped"
+        assert sum(1 for r in records if r.trial_id == tid) == 1
+    stopped = [r for r in after.values() if r.outcome == "stopped"]
+    full = [r for r in after.values() if r.outcome == "finished"]
+    assert stopped and full and len(stopped) + len(full) == len(LRS)
+    for rec in stopped:
+        assert rec.status == "FINISHED"
+        epoch = int(rec.tags["aesweep.stopped_epoch"])
+        assert 1 <= epoch < EPOCHS and int(rec.metrics["epoch"]) == epoch
+    for rec in full:
+        assert int(rec.metrics["epoch"]) == EPOCHS
+    # tiny rates are stopped (ASHA may also stop a good rate that reaches a rung right after
+    # a better one: with 2 recorded results, the cut-off is the better of them)
+    assert {float(r.params["optimizer.lr"]) for r in stopped} & set(LRS[2:])
+
+    # the parent run records the search
+    parent = store.latest_parent_run("tiny")
+    params = MlflowClient(tracking_uri=store.uri).get_run(parent).data.params
+    assert params["search.scheduler.kind"] == "asha"
+    assert params["search.scheduler.grace_period"] == "1"
+
+    # status counts stopped trials as done; results count them, never select one
+    assert main(["status", str(path)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith(f"{len(LRS)}/{len(LRS)} trials done") and "stopped" in line
+    assert main(["results", str(path), "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["stopped"] == len(stopped)
+    assert row["lr"] in {float(r.params["optimizer.lr"]) for r in full} & set(LRS[:2])
+    assert main(["results", str(path)]) == 0
+    assert "stopped" in capsys.readouterr().out.splitlines()[0]
+
+    # resubmitting again runs nothing
+    assert main(["run", str(path)]) == 0
+    assert f"{len(LRS)} of {len(LRS)} trials already finished" in capsys.readouterr().out
