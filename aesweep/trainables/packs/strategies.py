@@ -12,8 +12,9 @@ import torch
 
 from aesweep.models.packed import PackedAutoencoder, Parts
 
-StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], Parts]
-"""(x (N, B, ...), z (N, B, d), stored (N, s, d) or None) -> the step's parts (N,) each."""
+StepFn = Callable[[torch.Tensor, torch.Tensor | None], tuple[Parts, torch.Tensor]]
+"""(x (N, B, ...), stored (N, s, d) or None) -> (the step's parts (N,) each, the batch's
+latents (N, B, d) detached): :class:`aesweep.trainables.packs.step.PackStep`."""
 
 
 class PackSums:
@@ -81,11 +82,10 @@ class PackedStrategy:
             self.buffer = pack.sample_prior(self.stored, generators).detach()
             self.next = 0
         for index in member_batches(train, self.fresh, generators):
-            x = train[index]
-            z = pack.encode(x)
-            sums.add(step(x, z, self.buffer))
+            parts, z = step(train[index], self.buffer)
+            sums.add(parts)
             if self.buffer is not None:
-                self.push(z.detach())
+                self.push(z)
         return sums
 
     def push(self, latents: torch.Tensor) -> None:

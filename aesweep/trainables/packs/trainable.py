@@ -41,6 +41,7 @@ from aesweep.trainables.images import log_evaluation_images
 from aesweep.trainables.latent_generator import finish_samplers
 from aesweep.trainables.optimizers import pick_device
 from aesweep.trainables.packs.optim import PackedOptimizer, build_packed_optimizer
+from aesweep.trainables.packs.step import PackStep
 from aesweep.trainables.packs.strategies import PackedStrategy
 from aesweep.trainables.protocol import protocol_params
 from aesweep.trainables.reporting import Reporter
@@ -165,17 +166,9 @@ def train_pack(
     for tid, alive in zip(ids, state.active.tolist(), strict=True):
         outcomes[tid] = "running" if alive else "diverged"
 
-    params = pack.parameter_list()
     last_eval: list[dict[str, float]] = [{} for _ in trials]
-
-    def step(
-        x: torch.Tensor, z: torch.Tensor, stored: torch.Tensor | None
-    ) -> dict[str, torch.Tensor]:
-        x_hat = pack.decode(z)
-        loss, parts = pack.training_loss(x, x_hat, z, stored, generators)
-        grads = torch.autograd.grad(loss.sum(), params)  # summed: each member's own gradient
-        optimizer.step(grads, state.active)
-        return parts
+    # On CUDA the forward and backward replay as a CUDA graph where the family allows it.
+    step = PackStep(pack, optimizer, generators, state.active, cuda_graph=device.type == "cuda")
 
     for epoch in range(start_epoch + 1, cfg0.epochs + 1):
         t0 = time.perf_counter()
