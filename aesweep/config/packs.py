@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -74,6 +74,15 @@ def pack_id(member_ids: Sequence[str]) -> str:
     return "pack-" + hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
+@dataclass(frozen=True)
+class PackSize:
+    """What the driver decided for one group of ``compute.pack: auto`` trials (by timing or a
+    memory bound): at most ``size`` members a pack (below 2: unpacked), and why."""
+
+    size: int
+    why: str
+
+
 @dataclass
 class PackPlan:
     """Packs (lists of at least two trials) and, for each trial left alone, why."""
@@ -86,24 +95,46 @@ class PackPlan:
         return {t.trial_id: pack_id([m.trial_id for m in p]) for p in self.packs for t in p}
 
 
-def form_packs(trials: Sequence[TrialConfig], limit: int | None = None) -> PackPlan:
-    """Group ``trials`` by :func:`pack_key` in plan order, at most ``limit`` (or each trial's
-    ``compute.pack`` when it is a number) members a pack; ``auto`` packs without a bound
-    here (the driver decides by timing whether the packs it forms pay)."""
-    plan = PackPlan()
+def candidate_groups(trials: Sequence[TrialConfig]) -> dict[str, list[TrialConfig]]:
+    """The trials that can be pack members, by :func:`pack_key`, in plan order."""
     groups: dict[str, list[TrialConfig]] = {}
     for t in trials:
-        why = why_unpacked(t)
+        if why_unpacked(t) is None:
+            groups.setdefault(pack_key(t), []).append(t)
+    return groups
+
+
+def form_packs(
+    trials: Sequence[TrialConfig],
+    limit: int | None = None,
+    *,
+    decided: Mapping[str, PackSize] | None = None,
+    refused: str | None = None,
+) -> PackPlan:
+    """Group ``trials`` by :func:`pack_key` in plan order, at most ``limit`` (or each trial's
+    ``compute.pack`` when it is a number) members a pack. ``auto`` groups take the driver's
+    ``decided`` size (by pack key); without one they pack without a bound (``plan`` shows
+    them as candidates). ``refused``: why this sweep runs every trial unpacked (a scheduler
+    stops trials one by one)."""
+    plan = PackPlan()
+    for t in trials:
+        why = refused if refused is not None else why_unpacked(t)
         if why is not None:
             plan.alone[t.trial_id] = why
-            continue
-        groups.setdefault(pack_key(t), []).append(t)
-    for members in groups.values():
+    groups = {} if refused is not None else candidate_groups(trials)
+    for key, members in groups.items():
         bound = members[0].compute.pack
-        size = limit if limit is not None else (bound if isinstance(bound, int) else len(members))
+        decision = (decided or {}).get(key) if bound == "auto" else None
+        if limit is not None:
+            size = limit
+        elif decision is not None:
+            size = decision.size
+        else:
+            size = bound if isinstance(bound, int) else len(members)
         if size < 2:
+            why = decision.why if decision is not None else f"compute.pack is {size}"
             for t in members:
-                plan.alone[t.trial_id] = f"compute.pack is {size}"
+                plan.alone[t.trial_id] = why
             continue
         chunks = [members[i : i + size] for i in range(0, len(members), size)]
         for chunk in chunks:
@@ -119,7 +150,8 @@ class PackPayload(StrictConfig):
     run) and the pack's own checkpoint to resume from."""
 
     pack_id: str
-    members: Annotated[list[TrialPayload], Field(min_length=2)]
+    # One member: the last unfinished trial of a pack, resuming from the pack's checkpoint.
+    members: Annotated[list[TrialPayload], Field(min_length=1)]
     resume_from: str | None = None
     threads: Annotated[int, Field(gt=0)] = 1
     use_gpu: bool = False

@@ -130,9 +130,10 @@ def _validate(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfi
 
 def _plan(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
     from aesweep.config.packs import form_packs
+    from aesweep.sweeps.packing import refusal
     from aesweep.sweeps.plan import summary, varying_keys
 
-    packs = form_packs(trials)
+    packs = form_packs(trials, refused=refusal(spec))
     pack_of = packs.pack_of()
     if args.json:
         rows = [

@@ -1,7 +1,11 @@
 """Running a planned sweep: MLflow records first, then the trials inline or as Ray Tune trials.
 
 The driver creates the experiment, a parent run for this submission and a child run per
-trial; trials already finished in the experiment (same trial id) are not run again.
+trial; trials already finished in the experiment (same trial id) are not run again. The
+unfinished trials that can train as one vectorized computation form packs
+(:mod:`aesweep.sweeps.packing`; ``compute.pack: auto`` sizes them by a short timing first): a
+pack runs as one Ray Tune trial (or one inline call) with one trial's resources, each member
+logging to its own child run.
 Without ``address`` a single-node Ray starts in this process (the replacement of the removed
 ``local_mode``); ``address`` joins a cluster; ``inline`` runs trials here, one by one.
 """
@@ -9,7 +13,9 @@ Without ``address`` a single-node Ray starts in this process (the replacement of
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import json
 import logging
 import os
 import signal
@@ -21,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aesweep.config.packs import PackPayload, PackSize, candidate_groups
 from aesweep.config.trial import TrialConfig, TrialPayload, display_name
+from aesweep.sweeps.packing import Pack, Units, form_units, refusal
 from aesweep.sweeps.plan import search_params, summary
 from aesweep.sweeps.spec import SchedulerConfig, SweepSpec
 from aesweep.tracking.store import TAG_AUDIT_EPOCH, SweepStore, TrialRecord
@@ -211,6 +219,92 @@ def payload(
     )
 
 
+def pack_payload(prep: Prepared, pack: Pack, *, threads: int, use_gpu: bool) -> PackPayload:
+    """What one pack's function receives: its members' payloads (their own runs; the pack's
+    checkpoint, not theirs, is the one to resume from)."""
+    members = [
+        payload(prep, t, threads=threads, use_gpu=use_gpu).model_copy(update={"resume_from": None})
+        for t in pack.members
+    ]
+    return PackPayload(
+        pack_id=pack.pack_id,
+        members=members,
+        resume_from=pack.resume_from,
+        threads=threads,
+        use_gpu=use_gpu,
+    )
+
+
+PACK_TIMING_BUDGET_S = 4.0
+"""The most seconds ``compute.pack: auto`` spends timing before a sweep (all groups)."""
+TAG_PACK_AUTO = "aesweep.pack_auto"  # the parent run's record of the auto decision, JSON
+
+
+def decide_packs(
+    spec: SweepSpec, prep: Prepared, *, use_gpu: bool, threads: int, inline: bool, log: Any
+) -> dict[str, PackSize]:
+    """``compute.pack: auto``: the pack size of each group of unfinished, fresh trials that
+    could pack, by timing a pack against one trial here (CPU) or a memory bound (GPU); the
+    decision and the timing are recorded on the parent run."""
+    if refusal(spec) is not None:
+        return {}
+    fresh = [
+        t for t in prep.todo if t.trial_id not in prep.resume_from and t.compute.pack == "auto"
+    ]
+    groups = {k: g for k, g in candidate_groups(fresh).items() if len(g) >= 2}
+    if not groups:
+        return {}
+    from aesweep.trainables.packs.timing import decide_groups
+
+    started = time.monotonic()
+    decided = decide_groups(
+        groups,
+        use_gpu=use_gpu,
+        threads=threads,
+        workers_elsewhere=not inline,
+        budget_s=PACK_TIMING_BUDGET_S,
+    )
+    seconds = time.monotonic() - started
+    records = [
+        {
+            "first_trial": groups[k][0].trial_id,
+            "trials": len(groups[k]),
+            "size": size.size,
+            "why": size.why,
+            **timing,
+        }
+        for k, (size, timing) in decided.items()
+    ]
+    packed = sum(1 for size, _ in decided.values() if size.size >= 2)
+    prep.store.log_parent_params(
+        prep.parent,
+        {
+            "pack_auto_groups": len(groups),
+            "pack_auto_packed_groups": packed,
+            "pack_auto_seconds": round(seconds, 2),
+        },
+    )
+    prep.store.set_run_tags(prep.parent, {TAG_PACK_AUTO: json.dumps(records)[:5000]})
+    for record in records:
+        log(f"compute.pack auto ({record['trials']} trials): {record['why']}")
+    return {k: size for k, (size, _) in decided.items()}
+
+
+def plan_units(
+    spec: SweepSpec, prep: Prepared, *, use_gpu: bool, threads: int, inline: bool, log: Any
+) -> Units:
+    """The packs and single trials this submission runs (pack checkpoints a refusal to pack
+    discards are dropped: those trials start over unpacked)."""
+    decided = decide_packs(spec, prep, use_gpu=use_gpu, threads=threads, inline=inline, log=log)
+    units = form_units(spec, prep.todo, prep.resume_from, decided)
+    for tid in units.restart:
+        prep.resume_from.pop(tid, None)
+    if units.packs:
+        members = sum(len(p.members) for p in units.packs)
+        log(f"{members} trials run as {len(units.packs)} packs; {len(units.singles)} unpacked")
+    return units
+
+
 def run_sweep(
     spec: SweepSpec,
     trials: list[TrialConfig],
@@ -268,9 +362,16 @@ def _run_prepared(
     status = "FINISHED"
     try:
         if inline:
-            _run_inline(spec, prep, threads, log)
+            use_gpu = spec.resources.gpus_per_trial != 0
+        else:
+            import ray
+
+            use_gpu = resolve_gpus(spec, ray.cluster_resources()) > 0
+        units = plan_units(spec, prep, use_gpu=use_gpu, threads=threads, inline=inline, log=log)
+        if inline:
+            _run_inline(spec, prep, units, threads, log)
         elif prep.todo:
-            _run_tune(spec, prep, threads, address, max_concurrent, log, verbose)
+            _run_tune(spec, prep, units, threads, address, max_concurrent, log, verbose)
     except KeyboardInterrupt:
         status = "KILLED"
         raise
@@ -321,29 +422,39 @@ def _storage(spec: SweepSpec) -> Path:
     return Path(spec.tracking.storage).expanduser().resolve()
 
 
-def _run_inline(spec: SweepSpec, prep: Prepared, threads: int, log: Any) -> None:
-    """The trials one by one; after each, the compact view's line of it and the overall bar."""
+def _run_inline(spec: SweepSpec, prep: Prepared, units: Units, threads: int, log: Any) -> None:
+    """The packs, then the single trials, one by one; after each, the compact view's line of
+    it and the overall bar."""
     from aesweep.sweeps.progress import overall_line, trial_line
-    from aesweep.trainables.entry import inline_trainable
+    from aesweep.trainables.entry import inline_pack, inline_trainable
 
     use_gpu = spec.resources.gpus_per_trial != 0
-    progress = _progress_view(prep, live=False).progress
+    progress = _progress_view(prep, units, live=False).progress
     started = time.monotonic()
-    for i, t in enumerate(prep.todo, 1):
-        log(f"[{i}/{len(prep.todo)}] {trial_name(t)}")
-        body = payload(prep, t, threads=threads, use_gpu=use_gpu).model_copy(
+    work: list[tuple[str, list[TrialConfig], Callable[[], object]]] = []
+    for pack in units.packs:
+        body = pack_payload(prep, pack, threads=threads, use_gpu=use_gpu).model_copy(
+            update={"inline_dir": str(_storage(spec) / prep.experiment_dir / pack.pack_id)}
+        )
+        work.append((pack.pack_id, pack.members, functools.partial(inline_pack, body)))
+    for t in units.singles:
+        one = payload(prep, t, threads=threads, use_gpu=use_gpu).model_copy(
             update={"inline_dir": str(_storage(spec) / prep.experiment_dir / trial_name(t))}
         )
-        line = progress.trials[t.trial_id]
+        work.append((t.trial_id, [t], functools.partial(inline_trainable, one)))
+    for i, (unit, members, call) in enumerate(work, 1):
+        line = progress.trials[unit]
+        log(f"[{i}/{len(work)}] {line.name}")
         try:
-            line.state = inline_trainable(body)
-        except Exception as exc:  # one failing trial does not stop the sweep
+            call()
+        except Exception as exc:  # one failing trial (or pack) does not stop the sweep
             log(f"    failed: {type(exc).__name__}: {exc}")
-            line.state = "failed"
-        rec = prep.store.latest_by_trial([t.trial_id]).get(t.trial_id)
-        if rec is not None:
-            line.epoch = int(rec.metrics.get("epoch", 0))
-            line.cost = rec.metrics.get("cost")
+        recs = prep.store.latest_by_trial([t.trial_id for t in members])
+        ended = [(r.outcome or "failed") for r in recs.values()] or ["failed"]
+        line.state = next((o for o in ("finished", "diverged") if o in ended), ended[0])
+        line.epoch = max((int(r.metrics.get("epoch", 0)) for r in recs.values()), default=0)
+        costs = [r.metrics["cost"] for r in recs.values() if "cost" in r.metrics]
+        line.cost = min(costs) if costs else None
         log(f"    {trial_line(line)}")
         log(f"    {overall_line(progress, time.monotonic() - started)}")
 
@@ -351,6 +462,7 @@ def _run_inline(spec: SweepSpec, prep: Prepared, threads: int, log: Any) -> None
 def _run_tune(
     spec: SweepSpec,
     prep: Prepared,
+    units: Units,
     threads: int,
     address: str | None,
     max_concurrent: int | None,
@@ -371,13 +483,22 @@ def _run_tune(
         connect(spec, address, log)
     cluster = ray.cluster_resources()
     gpus = resolve_gpus(spec, cluster)
-    by_id = {t.trial_id: t for t in prep.todo}
+    # A unit is what one Tune trial runs: a pack (by its id) or a single trial (by its own).
+    by_id = {t.trial_id: t for t in units.singles}
+    by_id.update({p.pack_id: p.members[0] for p in units.packs})
+    names = {t.trial_id: trial_name(t) for t in units.singles}
+    names.update({p.pack_id: p.pack_id for p in units.packs})  # a pack's folder: its id
     sched = spec.search.scheduler
     rank = spec.rank_metric if sched is not None else None
-    payloads = {
-        t.trial_id: payload(prep, t, threads=threads, use_gpu=gpus > 0, rank=rank)
-        for t in prep.todo
+    payloads: dict[str, TrialPayload | PackPayload] = {
+        p.pack_id: pack_payload(prep, p, threads=threads, use_gpu=gpus > 0) for p in units.packs
     }
+    payloads.update(
+        {
+            t.trial_id: payload(prep, t, threads=threads, use_gpu=gpus > 0, rank=rank)
+            for t in units.singles
+        }
+    )
     resources = {"cpu": spec.resources.cpus_per_trial, "gpu": gpus}
     if spec.resources.memory_per_trial:
         resources["memory"] = int(spec.resources.memory_per_trial * 2**30)
@@ -386,7 +507,7 @@ def _run_tune(
     )
 
     def name(trial: Any) -> str:
-        return trial_name(by_id[trial.config["trial_id"]])
+        return names[trial.config["trial_id"]]
 
     def epochs_of(trial: Any) -> int:
         return by_id[trial.config["trial_id"]].epochs
@@ -399,7 +520,7 @@ def _run_tune(
     stops = _StopRecorder(epochs_of, prep.store, prep.run_ids.get, audited, tid_of)
     callbacks: list[Any] = [stops.callback()]
     if not verbose:
-        callbacks.append(_progress_callback(_progress_view(prep)))
+        callbacks.append(_progress_callback(_progress_view(prep, units)))
     tuner = tune.Tuner(
         trainable,
         param_space={"trial_id": tune.grid_search(list(payloads))},
@@ -563,11 +684,16 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def _progress_view(prep: Prepared, live: bool | None = None) -> Any:
-    """The compact view of this submission's trials (live on a terminal unless ``live``)."""
+def _progress_view(prep: Prepared, units: Units, live: bool | None = None) -> Any:
+    """The compact view of this submission's trials, a pack as one line (live on a terminal
+    unless ``live``)."""
     from aesweep.sweeps.progress import ProgressView, SweepProgress, TrialProgress
 
-    trials = {t.trial_id: TrialProgress(trial_name(t), t.epochs) for t in prep.todo}
+    trials = {
+        p.pack_id: TrialProgress(f"{p.pack_id} ({len(p.members)} trials)", p.members[0].epochs)
+        for p in units.packs
+    }
+    trials.update({t.trial_id: TrialProgress(trial_name(t), t.epochs) for t in units.singles})
     return ProgressView(SweepProgress(trials, skipped=len(prep.done)), live=live)
 
 

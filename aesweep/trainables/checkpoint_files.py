@@ -7,6 +7,10 @@ checkpoint_*``; every trial directory name ends with the trial id and every chec
 storage path) finds the newest checkpoint of an unfinished trial by scanning for its id, so
 resume does not depend on Ray's experiment state. The inline runner writes the same layout.
 
+A pack (several trials trained as one Ray trial) checkpoints under its own trial directory,
+named by its pack id (``pack-…``); its ``pack.json`` lists the members, so the newest
+checkpoint of a trial may be its pack's (:func:`is_pack_checkpoint`).
+
 Kept apart from ``checkpoints`` (which saves and loads the state with torch) so the driver
 (``sweeps.run``) can locate checkpoints without importing torch.
 """
@@ -17,6 +21,8 @@ import json
 from pathlib import Path
 
 META_FILE = "meta.json"
+MEMBERS_FILE = "pack.json"
+PACK_DIR_PREFIX = "pack-"
 
 
 def write_meta(folder: Path, trial_id: str, epoch: int) -> None:
@@ -31,11 +37,29 @@ def checkpoint_epoch(folder: Path) -> int | None:
         return None
 
 
+def pack_members(folder: Path) -> list[str]:
+    """The trial ids a pack checkpoint holds (none: not a pack checkpoint, or unreadable)."""
+    try:
+        members = json.loads((folder / MEMBERS_FILE).read_text())["members"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [str(m) for m in members]
+
+
+def is_pack_checkpoint(folder: str | Path) -> bool:
+    return bool(pack_members(Path(folder)))
+
+
 def find_latest(storage: str | Path, trial_id: str) -> Path | None:
-    """The newest complete checkpoint of ``trial_id`` anywhere under ``storage``."""
+    """The newest complete checkpoint of ``trial_id`` anywhere under ``storage``: its own, or
+    one of a pack that held it."""
     root = Path(storage).expanduser()
     best: tuple[int, Path] | None = None
-    for folder in root.glob(f"*/*{trial_id}/checkpoint_*"):
+    own = root.glob(f"*/*{trial_id}/checkpoint_*")
+    packs = (
+        f for f in root.glob(f"*/{PACK_DIR_PREFIX}*/checkpoint_*") if trial_id in pack_members(f)
+    )
+    for folder in (*own, *packs):
         epoch = checkpoint_epoch(folder)
         if epoch is not None and (best is None or epoch > best[0]):
             best = (epoch, folder)

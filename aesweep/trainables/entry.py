@@ -3,7 +3,9 @@
 The family's config names its training function (``ModelConfig.trainable``); both entry
 points log to the trial's child run created beforehand by the driver, so records are the
 same whichever runner ran the trial. What the driver hands over is a typed
-:class:`aesweep.config.trial.TrialPayload`.
+:class:`aesweep.config.trial.TrialPayload`, or for a pack of trials trained as one a
+:class:`aesweep.config.packs.PackPayload` (:func:`aesweep.trainables.packs.trainable.run_pack`:
+each member still logs to its own child run).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import torch
 
 import aesweep.catalog  # noqa: F401  (every component config registered, for the payload)
+from aesweep.config.packs import PackPayload
 from aesweep.config.registry import import_target
 from aesweep.config.sampled import SearchPayload
 from aesweep.config.trial import TrialPayload
@@ -60,11 +63,17 @@ def run_trial(payload: TrialPayload, reporter: Reporter) -> str:
         raise
 
 
-def tune_trainable(config: dict[str, Any], payloads: dict[str, TrialPayload]) -> None:
-    """The Ray Tune function trainable: ``config["trial_id"]`` picks one trial's payload."""
+def tune_trainable(config: dict[str, Any], payloads: dict[str, TrialPayload | PackPayload]) -> None:
+    """The Ray Tune function trainable: ``config["trial_id"]`` picks one trial's payload, or
+    one pack's (by its pack id)."""
     for name in ("ray.train", "ray.tune"):  # one "checkpoint created" line per epoch is noise
         logging.getLogger(name).setLevel(logging.WARNING)
     payload = payloads[config["trial_id"]]
+    if isinstance(payload, PackPayload):
+        from aesweep.trainables.packs.trainable import run_pack
+
+        run_pack(payload, TuneReporter())
+        return
     rank = None if payload.rank_metric is None else (payload.rank_metric, payload.rank_mode)
     run_trial(payload, TuneReporter(rank))
 
@@ -74,6 +83,16 @@ def inline_trainable(payload: TrialPayload) -> str:
     folder, keep = payload.inline_dir, payload.trial.checkpoint.keep
     checkpoints = InlineCheckpoints(Path(folder), keep) if folder else None
     return run_trial(payload, InlineReporter(checkpoints))
+
+
+def inline_pack(payload: PackPayload) -> dict[str, str]:
+    """Run one pack here; returns each member's outcome. Checkpoints go to
+    ``payload.inline_dir`` when given."""
+    from aesweep.trainables.packs.trainable import run_pack
+
+    folder, keep = payload.inline_dir, payload.members[0].trial.checkpoint.keep
+    checkpoints = InlineCheckpoints(Path(folder), keep) if folder else None
+    return run_pack(payload, InlineReporter(checkpoints))
 
 
 def search_trainable(config: dict[str, Any], context: SearchPayload) -> None:

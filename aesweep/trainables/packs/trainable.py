@@ -34,7 +34,7 @@ from aesweep.data.loading import load_dataset
 from aesweep.models.loading import build_autoencoder
 from aesweep.models.packed import PackedAutoencoder
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
-from aesweep.trainables.checkpoint_files import write_meta
+from aesweep.trainables.checkpoint_files import MEMBERS_FILE, write_meta
 from aesweep.trainables.epochs import all_finite, evaluation_due
 from aesweep.trainables.evaluation import evaluate_autoencoder
 from aesweep.trainables.images import log_evaluation_images
@@ -47,7 +47,6 @@ from aesweep.trainables.protocol import protocol_params
 from aesweep.trainables.reporting import Reporter
 
 PACK_FILE = "pack.pt"
-MEMBERS_FILE = "pack.json"
 TAG_PACK = "aesweep.pack"
 
 
