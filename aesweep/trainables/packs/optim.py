@@ -20,6 +20,16 @@ import torch
 from aesweep.config.optimizer import OptimizerConfig
 
 
+def _all_active(active: torch.Tensor | None) -> bool:
+    """No member masked (a host read of N booleans: one sync a step on a GPU)."""
+    return active is None or bool(active.all())
+
+
+def _fresh(t: torch.Tensor, copy: bool) -> torch.Tensor:
+    """``t`` to update in place, or a copy of it (a masked step keeps the old rows)."""
+    return t.clone() if copy else t
+
+
 def _per_member(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """(N,) values shaped to broadcast over ``like`` (N, ...)."""
     return values.view(-1, *([1] * (like.dim() - 1)))
@@ -35,6 +45,7 @@ class PackedOptimizer:
         self.base_lr = torch.tensor([c.lr for c in configs], dtype=like.dtype, device=like.device)
         self.lr = self.base_lr.clone()
         self.weight_decay = self._tensor([c.weight_decay for c in configs])
+        self.decays = any(c.weight_decay != 0 for c in configs)
 
     def _tensor(self, values: Sequence[float]) -> torch.Tensor:
         like = self.params[0]
@@ -80,23 +91,29 @@ class PackedSGD(PackedOptimizer):
 
     @torch.no_grad()
     def step(self, grads: Sequence[torch.Tensor], active: torch.Tensor | None = None) -> None:
+        # In place when every member is active (the usual step); with a member masked the
+        # same arithmetic on copies, the masked rows then kept as they were.
+        masked = not _all_active(active)
         first = self.buffers is None and self.use_momentum
-        new_buffers = []
+        if first:
+            self.buffers = []
         for i, (p, g) in enumerate(zip(self.params, grads, strict=True)):
-            d = g + _per_member(self.weight_decay, p) * p
+            d = self._decayed(g, p)
             if self.use_momentum:
+                assert self.buffers is not None
                 if first:
-                    buf = d.clone()
+                    self.buffers.append(d.clone())
                 else:
-                    assert self.buffers is not None
                     old = self.buffers[i]
-                    buf = _per_member(self.momentum, p) * old + d
-                    buf = self._keep(active, buf, old)
-                new_buffers.append(buf)
-                d = buf
-            p.copy_(self._keep(active, p - _per_member(self.lr, p) * d, p))
-        if self.use_momentum:
-            self.buffers = new_buffers
+                    buf = _fresh(old, masked).mul_(_per_member(self.momentum, p)).add_(d)
+                    self.buffers[i] = self._keep(active, buf, old) if masked else buf
+                d = self.buffers[i]
+            new = _fresh(p, masked).addcmul_(d, _per_member(self.lr, p), value=-1)
+            if masked:
+                p.copy_(self._keep(active, new, p))
+
+    def _decayed(self, g: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return g + _per_member(self.weight_decay, p) * p if self.decays else g
 
     def state_dict(self) -> dict[str, Any]:
         return {"buffers": self.buffers}
@@ -128,16 +145,19 @@ class PackedAdam(PackedOptimizer):
         bc1 = 1 - self.beta1**t
         bc2_sqrt = torch.sqrt(1 - self.beta2**t)
         step_size = self.lr / bc1
+        masked = not _all_active(active)  # as in PackedSGD.step: in place unless masked
         for i, (p, g) in enumerate(zip(self.params, grads, strict=True)):
-            d = g + _per_member(self.weight_decay, p) * p
+            d = g + _per_member(self.weight_decay, p) * p if self.decays else g
             b1, b2 = _per_member(self.beta1, p), _per_member(self.beta2, p)
-            m = torch.lerp(self.exp_avg[i], d, 1 - b1)
-            v = self.exp_avg_sq[i] * b2 + (1 - b2) * d * d
-            denom = v.sqrt() / _per_member(bc2_sqrt, p) + self.eps
-            new = p - _per_member(step_size, p) * m / denom
-            self.exp_avg[i] = self._keep(active, m, self.exp_avg[i])
-            self.exp_avg_sq[i] = self._keep(active, v, self.exp_avg_sq[i])
-            p.copy_(self._keep(active, new, p))
+            old_m, old_v = self.exp_avg[i], self.exp_avg_sq[i]
+            m = _fresh(old_m, masked).lerp_(d, 1 - b1)
+            v = _fresh(old_v, masked).mul_(b2).addcmul_((1 - b2) * d, d)
+            denom = (v.sqrt() / _per_member(bc2_sqrt, p)).add_(self.eps)
+            new = _fresh(p, masked).addcdiv_(_per_member(step_size, p) * m, denom, value=-1)
+            if masked:
+                self.exp_avg[i] = self._keep(active, m, old_m)
+                self.exp_avg_sq[i] = self._keep(active, v, old_v)
+                p.copy_(self._keep(active, new, p))
 
     def state_dict(self) -> dict[str, Any]:
         return {"steps": self.steps, "exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq}
