@@ -1,4 +1,4 @@
-"""The latent distances as MoW's evaluator computes them (issue 13 item 3): random seeded test
+"""The latent distances as MoW's evaluator computes them: random seeded test
 subsets, the WAE distance a U-statistic averaged over 3 prior draws, the CW distance averaged
 over 5 subsets; the costs of MoW's tables (aesweep/config/costs.py). Checked against float64
 brute-force formulas (REFERENCE.md "Distances")."""
