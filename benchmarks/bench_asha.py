@@ -1,5 +1,5 @@
 """Early stopping: the quickstart's family grid over lr with ASHA (grace 5, factor 3) against the
-full grid, through Ray on this machine (issue 16).
+full grid, through Ray on this machine.
 
 Both sweeps run the quickstart's three families on digits for its 30 epochs over the same lr
 grid; printed: total trial-epochs (the epochs every trial trained), wall time, what ASHA saved,

@@ -1,4 +1,4 @@
-"""CLI latency: wall time of ``aesweep validate`` and ``aesweep plan`` (issue 8, 3; goal < 1 s).
+"""CLI latency: wall time of ``aesweep validate`` and ``aesweep plan`` (goal < 1 s).
 
 Each command runs as a fresh process, as a user types it; median of --repeat runs.
 Usage: python benchmarks/bench_cli_latency.py [--spec specs/mow_mnist.yaml] [--repeat 5]

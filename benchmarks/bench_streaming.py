@@ -1,5 +1,5 @@
 """Streamed data: one training epoch read from PNG files through DataLoader workers against the
-same images held in memory (issue 8: datasets too large for memory stream from disk).
+same images held in memory (datasets too large for memory stream from disk).
 
 The images are MNIST digits written as PNG files to a temporary folder; every run trains
 WAE-MMD (the moving-window MNIST MLP, or ``--architecture``) with minibatch 64 and SGD for

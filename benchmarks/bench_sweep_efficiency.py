@@ -1,4 +1,4 @@
-"""Sweep efficiency: 8 one-epoch trials through Ray on this machine against the ideal (issue 8, 2).
+"""Sweep efficiency: 8 one-epoch trials through Ray on this machine against the ideal.
 
 The ideal is the sum of the same trials' times run inline (one after another in this
 process) divided by the number of CPUs; Ray's start-up (ray.init) is reported apart. Trials:

@@ -1,4 +1,4 @@
-"""Trial overhead: steps/s of the aesweep trainable against a bare PyTorch loop (issue 8, 1).
+"""Trial overhead: steps/s of the aesweep trainable against a bare PyTorch loop.
 
 Both train WAE-MMD on the moving-window paper's MNIST MLP (784-200-200-200-20, mirror,
 sigmoid), minibatch 64, Adam, the same data tensor, on the same device and thread count, one

@@ -12,8 +12,9 @@ LATENT_TRICK_PREFIX = "lt_"
 OWN_SAMPLER_PREFIX = "gen_"
 """The trial's own sampler: the Latent Trick's with it, the prior's without."""
 
-AUTOENCODER_METRICS = ("rec_error", "wae_distance", "sw_distance")
-"""What every autoencoder evaluation logs, whatever its latent dimension."""
+AUTOENCODER_METRICS = ("rec_error", "wae_distance", "sw_distance", "latent_isotropy")
+"""What every autoencoder evaluation logs, whatever its latent dimension (latent_isotropy:
+MoCA's Figure 5 as one number, the effective rank of the test latents' singular values / d)."""
 CW_DISTANCE = "cw_distance"
 """Logged where the closed-form Cramér-Wold distance exists (latent_dim 1, 2 or >= 8)."""
 COST = "cost"

@@ -11,6 +11,7 @@ function                   what                                                 
 ``wasserstein_1d``         W_p^p between two 1-D empirical samples                 SWAE, RSR
 ``contrastive_uniformity`` MoCA's L_MoCo against a queue of keys                   MoCA
 ``frechet_distance``       Fréchet distance of two Gaussians (FID), float64        FID
+``latent_isotropy``        effective rank of the latents' singular values / d      MoCA
 =========================  =====================================================  ===========
 
 Helpers: ``pairwise_sq_dists``, ``random_directions``, ``silverman_gamma``,
@@ -29,6 +30,7 @@ from .cramer_wold import (
     silverman_gamma,
 )
 from .frechet import frechet_distance
+from .isotropy import latent_isotropy
 from .mmd import WAE_IMQ_SCALES, mmd_imq, mmd_rbf
 from .pairwise import pairwise_sq_dists
 from .sliced import random_directions, sliced_wasserstein, wasserstein_1d
@@ -42,6 +44,7 @@ __all__ = [
     "cw_normality_supported",
     "frechet_distance",
     "kernel_sum",
+    "latent_isotropy",
     "mmd_imq",
     "mmd_rbf",
     "pairwise_sq_dists",

@@ -145,7 +145,9 @@ class ProgressView:
         epoch, cost = metrics.get("epoch"), metrics.get("cost")
         if isinstance(epoch, int | float) and math.isfinite(epoch):
             trial.epoch = int(epoch)
-        if isinstance(cost, int | float):
+        # A scheduler's reports carry +-inf before the first evaluation and for a diverged
+        # trial (its ranking value): the line keeps the last evaluated cost.
+        if isinstance(cost, int | float) and math.isfinite(cost):
             trial.cost = float(cost)
         if metrics.get("diverged") in (1, 1.0, True):
             trial.state = "diverged"

@@ -14,15 +14,19 @@ pool, so the first images in order are a biased subset), from a generator seeded
   directions;
 - cw_distance: the Cramér-Wold distance to N(0, I), averaged over ``evaluation.cw_subsets`` (5)
   subsets;
+- latent_isotropy: the effective rank of the same subset's singular values over the latent
+  dimension (MoCA Figure 5 as one number: 1 for a flat spectrum; the paper uses 10,000
+  training images);
 - cost = rec_error + log(the distance the family regularises; CW for a family without one),
   and MoW's table costs ``cost_wae``, ``cost_mmd``, ``cost_cw`` (aesweep.config.costs; a log
   takes a distance of at least 1e-4).
 
 Samplers (``x = decode(latent)``; the prior's, and the Latent Trick's G(ε) in stage 2, whose
 metrics carry the prefix ``lt_``): sample_cw, the two-sample Cramér-Wold distance (LCW paper)
-between as many decoded samples as test images used and those test images, γ by Silverman
-from the test pixels' σ; fid, the standard Inception FID (aesweep.fid) of
-``evaluation.fid.samples`` decoded samples against the reference split, when the spec asks.
+between as many decoded samples as test images used and those test images (the first random
+subset, as for the latent distances), γ by Silverman from those test pixels' σ; fid, the
+standard Inception FID (aesweep.fid) of ``evaluation.fid.samples`` decoded samples against the
+reference split, when the spec asks.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from aesweep.distances import (
     cw_distance,
     cw_normality,
     cw_normality_supported,
+    latent_isotropy,
     mmd_imq,
     random_directions,
     silverman_gamma,
@@ -66,6 +71,11 @@ def distance_subsets(n_test: int, size: int, count: int, seed: int) -> list[torc
     replacement), from a CPU generator seeded with ``seed``: the same on every device."""
     g = torch.Generator().manual_seed(SUBSET_SEED + seed)
     return [torch.randperm(n_test, generator=g)[: min(size, n_test)] for _ in range(count)]
+
+
+def evaluation_subset(n_test: int, cfg: EvaluationConfig, seed: int) -> torch.Tensor:
+    """The test indices the sample metrics compare with: the first distance subset."""
+    return distance_subsets(n_test, cfg.latent_samples, 1, seed)[0]
 
 
 @torch.no_grad()
@@ -104,12 +114,15 @@ def evaluate_autoencoder(
             "rec_error": rec_sum / len(test),
             "wae_distance": torch.stack(mmd).mean(),
             "sw_distance": torch.stack(sw).mean(),
+            "latent_isotropy": latent_isotropy(z),
         }
         if cw_normality_supported(z.shape[1]):
             cw = [cw_normality(z_all[idx.to(z_all.device)]) for idx in subsets[: cfg.cw_subsets]]
             values["cw_distance"] = torch.stack(cw).mean()
         out = {k: float(v) for k, v in values.items()}
-        out.update(evaluate_sampler(model, model_prior_sampler(model), test, cfg, fid=fid))
+        out.update(
+            evaluate_sampler(model, model_prior_sampler(model), test, cfg, fid=fid, seed=seed)
+        )
     finally:
         model.train(was_training)
     # The family's kind (aesweep.config.distances) names the distance ``cost`` takes.
@@ -131,16 +144,19 @@ def evaluate_sampler(
     prefix: str = "",
     *,
     fid: FIDScore | None = None,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Sample-quality metrics of ``x = model.decode(sampler(n))`` against n test samples
-    (n = min(latent_samples, test size)); the same seeded draw at every call. With ``fid``,
+    (n = min(latent_samples, test size): the first random subset of ``distance_subsets`` for
+    ``seed``, so in-order writer pools do not bias it); the same seeded draw at every call.
+    With ``fid``,
     also the FID of ``evaluation.fid.samples`` decoded samples (``{prefix}fid``, its time in
     ``{prefix}fid_seconds``). Adds ``{prefix}sample_seconds``."""
     t0 = time.perf_counter()
     was_training = model.training
     model.eval()
     try:
-        real = test[: cfg.latent_samples]
+        real = test[evaluation_subset(len(test), cfg, seed).to(test.device)]
         n = len(real)
         g = torch.Generator(device=real.device).manual_seed(EVAL_SEED + 1)
         latents = sampler(n, g)

@@ -33,7 +33,12 @@ from aesweep.models.base import AutoencoderModel
 from aesweep.models.latent_trick.model import LatentGenerator
 from aesweep.strategies.base import epoch_batches
 from aesweep.tracking.store import TrialRun
-from aesweep.trainables.evaluation import EVAL_SEED, evaluate_sampler, model_prior_sampler
+from aesweep.trainables.evaluation import (
+    EVAL_SEED,
+    evaluate_sampler,
+    evaluation_subset,
+    model_prior_sampler,
+)
 from aesweep.trainables.fid_scoring import fid_scorer
 from aesweep.trainables.images import log_latent_trick_images
 from aesweep.trainables.reporting import Reporter
@@ -67,7 +72,8 @@ class LatentTrick:
         model.requires_grad_(False)
         batch = cfg.evaluation.batch_size
         self.z_train = encode_all(model, data.train, batch).float()
-        self.z_test = encode_all(model, data.test[: cfg.evaluation.latent_samples], batch).float()
+        subset = evaluation_subset(len(data.test), cfg.evaluation, cfg.seed).to(data.test.device)
+        self.z_test = encode_all(model, data.test[subset], batch).float()
         self.batch = stage_batch_size(lt, cfg, len(self.z_train))
         sigma = float(self.z_train.std())
         self.gamma = silverman_gamma(sigma, self.batch)
@@ -129,7 +135,7 @@ def train_latent_generator(
     log_latent_trick_images(run, model, trick.generator, trick.lt.noise_dim, data.test, cfg)
     fid = fid_scorer(cfg, data.test.device)
     final = evaluate_sampler(
-        model, trick.sample_latents, data.test, cfg.evaluation, PREFIX, fid=fid
+        model, trick.sample_latents, data.test, cfg.evaluation, PREFIX, fid=fid, seed=cfg.seed
     )
     run.log_metrics(final, step=cfg.epochs)
     return {**final, f"{PREFIX}cw_distance": metrics[f"{PREFIX}cw_distance"]}
@@ -159,6 +165,7 @@ def finish_samplers(
                 data.test,
                 cfg.evaluation,
                 fid=fid_scorer(cfg, data.test.device),
+                seed=cfg.seed,
             )
         own = {k: last_eval[k] for k in ALL_SAMPLER_METRICS if k in last_eval}
         lt = {}

@@ -1,4 +1,4 @@
-"""The evaluation protocol a trial records with its run (issue 13 item 7), as plain data: what
+"""The evaluation protocol a trial records with its run, as plain data: what
 its numbers mean, so they are set beside published ones only where the protocol agrees.
 
 - the latent distances (MoW's evaluator, aesweep.trainables.evaluation): subset size, the

@@ -1,4 +1,4 @@
-"""Streamed image datasets (issue 8: CelebA-sized data through a DataLoader with workers).
+"""Streamed image datasets (CelebA-sized data through a DataLoader with workers).
 
 A folder of real MNIST digits written as PNG files is read back exactly; training on it
 streamed (2 worker processes) gives bit-identical parameters to training on the same files

@@ -1,4 +1,4 @@
-"""The latent distances as MoW's evaluator computes them (issue 13 item 3): random seeded test
+"""The latent distances as MoW's evaluator computes them: random seeded test
 subsets, the WAE distance a U-statistic averaged over 3 prior draws, the CW distance averaged
 over 5 subsets; the costs of MoW's tables (aesweep/config/costs.py). Checked against float64
 brute-force formulas (REFERENCE.md "Distances")."""
@@ -14,7 +14,7 @@ from aesweep.config.costs import LOG_FLOOR
 from aesweep.config.evaluation import EvaluationConfig
 from aesweep.data.config import DigitsConfig
 from aesweep.data.loading import load_dataset
-from aesweep.distances import mmd_imq
+from aesweep.distances import cw_distance, latent_isotropy, mmd_imq, silverman_gamma
 from aesweep.models.base import AutoencoderModel
 from aesweep.models.loading import build_model
 from aesweep.trainables.evaluation import EVAL_SEED, distance_subsets, evaluate_autoencoder
@@ -89,6 +89,18 @@ def test_distances_follow_mows_evaluator_against_brute_force() -> None:
     assert math.isclose(got["cost_mmd"], rec + math.log(max(wae, LOG_FLOOR)), rel_tol=1e-4)
     assert math.isclose(got["cost_cw"], rec + math.log(cw), rel_tol=1e-5)
     assert got["cost"] == got["cost_mmd"]  # WAE-MMD's cost takes its own distance
+    assert math.isclose(got["latent_isotropy"], float(latent_isotropy(z)), rel_tol=1e-6)
+    # sample_cw: decoded prior samples against the first random subset's images, not the first
+    # images in order
+    g = torch.Generator().manual_seed(EVAL_SEED + 1)
+    with torch.no_grad():
+        fake = model.decode(torch.randn(100, 8, generator=g))
+    real = test[subsets[0]]
+    sample_cw = float(cw_distance(fake, real, gamma=silverman_gamma(float(real.std()), 100)))
+    assert math.isclose(got["sample_cw"], sample_cw, rel_tol=1e-5)
+    in_order = test[:100]
+    gamma = silverman_gamma(float(in_order.std()), 100)
+    assert not math.isclose(got["sample_cw"], float(cw_distance(fake, in_order, gamma=gamma)))
     # Reruns agree; another seed draws other subsets.
     again = evaluate_autoencoder(model, test, cfg, seed=4)
     assert {k: v for k, v in again.items() if "seconds" not in k} == {

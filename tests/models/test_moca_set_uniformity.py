@@ -1,4 +1,4 @@
-"""MoCA under minibatch and moving window (issue 13 item 1): a set compared with itself leaves
+"""MoCA under minibatch and moving window: a set compared with itself leaves
 each row's own pair out (MoCA §3: the negatives are other samples). With the self pair,
 exp(q·q/τ) = e^20 at τ = 0.05 swamps the sum: the loss sits near its bound 1/τ - log N and
 its gradient all but vanishes."""

@@ -122,3 +122,41 @@ def test_asha_stops_records_and_resumes_without_rerunning_after_sigkill(
     # resubmitting again runs nothing
     assert main(["run", str(path)]) == 0
     assert f"{len(LRS)} of {len(LRS)} trials already finished" in capsys.readouterr().out
+
+
+@pytest.mark.ray
+def test_the_audit_runs_would_be_stopped_trials_to_the_end_and_reports_their_correlation(
+    write_spec, mlflow_uri, tmp_path, ray_session, capsys
+) -> None:
+    """audit 2: the first two trials ASHA stops at its earliest rung run on (tagged with that
+    epoch); ``results --stopping`` gives the Spearman correlation over every trial run to the
+    end, recomputed here from the metric histories MLflow holds."""
+    from scipy.stats import spearmanr
+
+    spec = _spec(mlflow_uri, tmp_path / "ray", audit=2)
+    spec["epochs"] = 3
+    path = write_spec(spec)
+    assert main(["run", str(path), "--max-concurrent", "1"]) == 0
+    store = SweepStore(mlflow_uri, "tiny")
+    records = store.trial_records()
+    audited = [r for r in records if r.audit_epoch is not None]
+    assert len(audited) == 2
+    for rec in audited:  # ran to the end, recorded as finished, not as stopped
+        assert rec.audit_epoch == 1 and rec.outcome == "finished"
+        assert int(rec.metrics["epoch"]) == 3
+    capsys.readouterr()
+    assert main(["results", str(path), "--stopping", "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    full = [r for r in records if r.outcome == "finished"]
+    client = MlflowClient(tracking_uri=store.uri)
+    rung = [
+        next(m.value for m in client.get_metric_history(r.run_id, "cost") if m.step == 1)
+        for r in full
+    ]
+    final = [r.metrics["cost"] for r in full]
+    assert row["audited"] == 2 and row["ran_to_end"] == len(full) >= 3
+    assert row["spearman"] == pytest.approx(spearmanr(rung, final).statistic)
+    best = min(full, key=lambda r: r.metrics["cost"])
+    assert row["selected"] == best.trial_id
+    kept = [r for r in full if r.audit_epoch is None]
+    assert row["selected_if_stopped"] == min(kept, key=lambda r: r.metrics["cost"]).trial_id

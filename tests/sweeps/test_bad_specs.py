@@ -1,4 +1,4 @@
-"""Specs that must not validate (issue 14): each problem is one line naming the leaf field and
+"""Specs that must not validate: each problem is one line naming the leaf field and
 what is allowed there, exit code 2, nothing started."""
 
 from __future__ import annotations

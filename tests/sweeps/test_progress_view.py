@@ -112,6 +112,20 @@ def _feed(view: ProgressView) -> None:
     view.close()
 
 
+def test_a_ranking_inf_before_the_first_evaluation_shows_no_cost() -> None:
+    """Under a scheduler every report carries the metric, +inf before an evaluation: the line
+    shows the last evaluated cost, never inf."""
+    view, out = _view(live=False)
+    view.start("a")
+    view.result("a", {"epoch": 1, "cost": float("inf"), "diverged": 0.0})
+    view.result("a", {"epoch": 2, "cost": 0.5, "diverged": 0.0})
+    view.result("a", {"epoch": 3, "cost": float("inf"), "diverged": 1.0})
+    first, second, third = [ln for ln in out.getvalue().splitlines() if "epoch 0" not in ln]
+    assert "cost -" in first and "inf" not in first
+    assert "cost 0.5" in second
+    assert "cost 0.5" in third and third.endswith("diverged")
+
+
 def test_plain_output_is_one_line_per_event_without_repeats() -> None:
     view, out = _view(live=False)
     _feed(view)

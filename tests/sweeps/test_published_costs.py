@@ -1,4 +1,4 @@
-"""MoW's published costs (issue 13 items 2 and 6): every transcribed row's cost column is its
+"""MoW's published costs: every transcribed row's cost column is its
 own rec and distance combined by that table's definition (aesweep.config.costs), within the
 rounding of the printed digits; each published cost sits beside the metric of that definition;
 and a published number matches only trials of the same architecture, latent size, optimiser

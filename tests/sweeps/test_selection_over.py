@@ -1,4 +1,4 @@
-"""``selection.over`` (issue 13 item 5): the axes the selection chooses over. LCW picks the best
+"""``selection.over``: the axes the selection chooses over. LCW picks the best
 (batch size, lr) pair by the samples' quality (LCW, experiments); by default (MoW §4) lr and λ
 are chosen and every batch size is a row of its own. Validated against the spec's fields;
 read back from a real (SQLite) MLflow store."""

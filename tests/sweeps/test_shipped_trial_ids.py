@@ -1,6 +1,6 @@
 """The trial ids of every shipped spec are those recorded in shipped_trial_ids.json beside this
 file: a resubmitted sweep finds its finished trials across refactorings. Recorded last when
-the evaluation took MoW's protocol (issue 13: evaluation.mmd_draws and cw_subsets are part of
+the evaluation took MoW's protocol (evaluation.mmd_draws and cw_subsets are part of
 every id, so trials evaluated the old way are not taken for new ones); before that, the ids
 were unchanged since the config layer was split into per-family configs."""
 

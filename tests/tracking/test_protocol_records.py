@@ -1,4 +1,4 @@
-"""Every trial records its evaluation protocol in MLflow (issue 13 item 7): the distances'
+"""Every trial records its evaluation protocol in MLflow: the distances'
 subset size and draws as params; with FID, the network file and its SHA-256, preprocessing,
 sample count, reference split and the digest of its statistics (an MLflow dataset input);
 ``results --paper`` lists what differs from each paper's protocol."""
