@@ -5,7 +5,7 @@ A step here is the training step a trial runs (:class:`PackStep` for a pack; the
 strategy's encode + :func:`aesweep.strategies.base.optimizer_step` for a trial), on batches
 drawn at random from the training split with the strategy's shapes (fresh images, and for a
 moving window the stored latents). ``compute.pack: auto`` (:func:`decide`) on a CPU times a
-pack of N members against a pack of one, a few hundred steps each within a time budget, and
+pack of N members against one unpacked trial, a few hundred steps each within a time budget, and
 packs where the member-steps/s ratio beats :data:`MARGIN`; on a GPU it packs up to a memory
 bound. ``benchmarks/bench_packs.py`` uses the same timers.
 """
@@ -140,7 +140,8 @@ def unpacked_rate(
 
 @dataclass
 class Timing:
-    """What ``auto`` measured for one group: member-steps/s of one member and of N."""
+    """What ``auto`` measured for one group: member-steps/s of one unpacked trial and of a
+    pack of N."""
 
     members: int
     single: float
@@ -162,8 +163,8 @@ def decide(
     budget_s: float = 2.0,
 ) -> tuple[PackSize, dict[str, float | str]]:
     """The pack size of one ``auto`` group and what it was decided from (for the parent run).
-    CPU: a pack of min(len(group), :data:`MAX_MEMBERS`) members timed against one member, the
-    budget split between them; packed where the ratio beats :data:`MARGIN`. GPU: as many
+    CPU: a pack of min(len(group), :data:`MAX_MEMBERS`) members timed against one unpacked
+    trial, the budget split between them; packed where the ratio beats :data:`MARGIN`. GPU: as many
     members as :data:`GPU_MEMORY_FRACTION` of the free memory holds, by the peak memory of a
     one- and a two-member step."""
     n = min(len(group), MAX_MEMBERS)
@@ -172,12 +173,14 @@ def decide(
         why = f"GPU: {size} members fit in {GPU_MEMORY_FRACTION:.0%} of the free memory"
         return PackSize(size, why), {"device": "cuda", "members": size}
     threads = torch.get_num_threads()
-    single = packed_rate(group[:1], data, device, budget_s=budget_s / 3)
+    # Against one unpacked trial (what runs without a pack): a pack of one pays vmap's
+    # overhead without the sharing.
+    single = unpacked_rate(group[:1], data, device, budget_s=budget_s / 3)
     packed = packed_rate(group[:n], data, device, budget_s=2 * budget_s / 3)
     timing = Timing(n, single, packed)
     record: dict[str, float | str] = {"device": "cpu", "threads": threads, **timing.record()}
     if timing.ratio > MARGIN:
-        why = f"packed: {n} members do {timing.ratio:.2f}x the member-steps/s of one"
+        why = f"packed: {n} members do {timing.ratio:.2f}x the member-steps/s of one unpacked trial"
         return PackSize(n, why), record
     why = (
         f"compute.pack auto: a pack of {n} did {timing.ratio:.2f}x the member-steps/s of one "
