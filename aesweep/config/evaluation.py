@@ -3,9 +3,9 @@ checkpointed: ``evaluation`` (with its ``fid``), ``compute`` and ``checkpoint``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from aesweep.config.base import StrictConfig
 
@@ -97,6 +97,12 @@ class ComputeConfig(StrictConfig):
         "vectorized computation): auto (packs where a timing says it pays), off, or the most "
         "members of a pack",
     )
+
+    @field_validator("pack", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        """YAML 1.1 (PyYAML) reads an unquoted ``off`` as false: that is ``off``."""
+        return "off" if value is False else value
 
     def identity(self) -> ComputeConfig:
         """This config without ``pack`` (what decides a trial's computation)."""

@@ -74,6 +74,24 @@ def pack_id(member_ids: Sequence[str]) -> str:
     return "pack-" + hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
+MIN_TIMED_STEPS = 20_000
+"""``compute.pack: auto`` times a group only when its trials train at least this many
+member-steps in all: the timing costs a few seconds, and at a few hundred steps a second a
+shorter group could never win them back from a 1.2x pack."""
+
+
+def member_steps(group: Sequence[TrialConfig]) -> int | None:
+    """The optimiser steps the group's trials train in all (epochs x steps an epoch), when the
+    training split's size is known without loading it (None: unknown)."""
+    total = 0
+    for trial in group:
+        n = trial.data.train_size_bound()
+        if n is None:
+            return None
+        total += trial.epochs * max(1, -(-n // max(1, trial.strategy.images_per_step)))
+    return total
+
+
 @dataclass(frozen=True)
 class PackSize:
     """What the driver decided for one group of ``compute.pack: auto`` trials (by timing or a

@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aesweep.config.packs import PackPayload, PackSize, candidate_groups
+from aesweep.config.packs import (
+    MIN_TIMED_STEPS,
+    PackPayload,
+    PackSize,
+    candidate_groups,
+    member_steps,
+)
 from aesweep.config.trial import TrialConfig, TrialPayload, display_name
 from aesweep.sweeps.packing import Pack, Units, form_units, refusal
 from aesweep.sweeps.plan import search_params, summary
@@ -251,24 +257,36 @@ def decide_packs(
     fresh = [
         t for t in prep.todo if t.trial_id not in prep.resume_from and t.compute.pack == "auto"
     ]
-    groups = {k: g for k, g in candidate_groups(fresh).items() if len(g) >= 2}
-    if not groups:
+    every = {k: g for k, g in candidate_groups(fresh).items() if len(g) >= 2}
+    if not every:
         return {}
-    from aesweep.trainables.packs.timing import decide_groups
-
+    decided: dict[str, tuple[PackSize, dict[str, float | str]]] = {}
+    groups = {}
+    for key, group in every.items():
+        steps = member_steps(group)
+        if steps is not None and steps < MIN_TIMED_STEPS:  # the timing could never pay
+            why = f"{steps} member-steps in all, under {MIN_TIMED_STEPS}: not worth timing"
+            decided[key] = PackSize(1, why), {"member_steps": steps}
+        else:
+            groups[key] = group
     started = time.monotonic()
-    decided = decide_groups(
-        groups,
-        use_gpu=use_gpu,
-        threads=threads,
-        workers_elsewhere=not inline,
-        budget_s=PACK_TIMING_BUDGET_S,
-    )
+    if groups:
+        from aesweep.trainables.packs.timing import decide_groups
+
+        decided.update(
+            decide_groups(
+                groups,
+                use_gpu=use_gpu,
+                threads=threads,
+                workers_elsewhere=not inline,
+                budget_s=PACK_TIMING_BUDGET_S,
+            )
+        )
     seconds = time.monotonic() - started
     records = [
         {
-            "first_trial": groups[k][0].trial_id,
-            "trials": len(groups[k]),
+            "first_trial": every[k][0].trial_id,
+            "trials": len(every[k]),
             "size": size.size,
             "why": size.why,
             **timing,
@@ -279,7 +297,7 @@ def decide_packs(
     prep.store.log_parent_params(
         prep.parent,
         {
-            "pack_auto_groups": len(groups),
+            "pack_auto_groups": len(every),
             "pack_auto_packed_groups": packed,
             "pack_auto_seconds": round(seconds, 2),
         },

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from aesweep.config.packs import MIN_TIMED_STEPS
 from aesweep.sweeps.cli import main
 from aesweep.tracking.store import SweepStore, TrialRecord
 from aesweep.trainables.packs.trainable import TAG_PACK
@@ -83,9 +84,28 @@ def test_a_packed_inline_sweep_records_what_the_unpacked_one_does(
     assert main(["results", str(packed_path)]) == 0
 
 
-def test_auto_times_before_the_sweep_and_records_its_decision(
+def test_auto_does_not_time_a_group_too_short_to_pay_for_it(
     write_spec, mlflow_uri, tmp_path
 ) -> None:
+    """A 1-epoch digits sweep trains a few dozen member-steps: timing would cost more than any
+    pack could save, so it runs unpacked and the parent run says why."""
+    path = write_spec(_spec(mlflow_uri, tmp_path / "ckpt", "short", "auto", epochs=1))
+    assert main(["run", str(path), "--inline"]) == 0
+    store = SweepStore(mlflow_uri, "short")
+    run = MlflowClient(tracking_uri=mlflow_uri).get_run(store.latest_parent_run("tiny") or "")
+    assert run.data.params["pack_auto_packed_groups"] == "0"
+    assert float(run.data.params["pack_auto_seconds"]) < 1
+    (decision,) = json.loads(run.data.tags["aesweep.pack_auto"])
+    assert decision["size"] == 1 and "not worth timing" in decision["why"]
+    assert 0 < decision["member_steps"] < MIN_TIMED_STEPS
+    assert not any(TAG_PACK in r.tags for r in _records(mlflow_uri, "short").values())
+
+
+def test_auto_times_before_the_sweep_and_records_its_decision(
+    write_spec, mlflow_uri, tmp_path, monkeypatch
+) -> None:
+    # a tiny sweep, timed as a long one would be (the threshold is what makes it short)
+    monkeypatch.setattr("aesweep.sweeps.run.MIN_TIMED_STEPS", 0)
     path = write_spec(_spec(mlflow_uri, tmp_path / "ckpt", "auto", "auto", epochs=1))
     started = time.monotonic()
     assert main(["run", str(path), "--inline"]) == 0

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from aesweep.config.packs import PackSize, pack_key
 from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan
@@ -67,3 +69,18 @@ def test_a_resubmission_resumes_pack_members_together_and_packs_the_rest(
     fresh = form_units(spec, trials, {}, {pack_key(trials[0]): PackSize(1, "does not pay")})
     assert not fresh.packs and len(fresh.singles) == 6
     assert set(fresh.alone.values()) == {"does not pay"}
+
+
+def test_an_unquoted_yaml_off_is_off_and_on_is_refused() -> None:
+    """PyYAML reads ``off`` as false (YAML 1.1): ``pack: off`` must still mean off; ``on``
+    (true) is no value of the field."""
+    import pydantic
+    import yaml
+
+    from aesweep.config.evaluation import ComputeConfig
+
+    assert ComputeConfig.model_validate(yaml.safe_load("pack: off")).pack == "off"
+    assert ComputeConfig.model_validate(yaml.safe_load("pack: 'off'")).pack == "off"
+    assert ComputeConfig.model_validate(yaml.safe_load("pack: 5")).pack == 5
+    with pytest.raises(pydantic.ValidationError):
+        ComputeConfig.model_validate(yaml.safe_load("pack: on"))

@@ -205,8 +205,11 @@ def test_two_node_cluster_through_ray_client_logs_to_one_mlflow_server(
     ]  # fmt: skip
     second = ["--address", f"127.0.0.1:{gcs_port}", "--resources", '{"second_node": 1}']
     storage = tmp_path / "shared-storage"
-    spec = tiny_spec(
-        mlflow_server, storage, optimizer={"name": "adam", "lr": [1e-3, 5e-4, 2e-4, 1e-4]}
+    spec = tiny_spec(  # unpacked: four trials to spread over the two nodes
+        mlflow_server,
+        storage,
+        optimizer={"name": "adam", "lr": [1e-3, 5e-4, 2e-4, 1e-4]},
+        compute={"pack": "off"},
     )
     path = write_spec(spec)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
