@@ -41,9 +41,17 @@ METRIC_ORDER = (
 """The table's metric columns in order; beyond ``METRIC_COLUMNS``, each is shown when some trial
 of the sweep logged it (SWAE distance, LCW sample distance, FID, the Run-Sort-ReRun toy's W1
 to its target)."""
-ROW_ONLY_METRICS = ("cost_wae", "cost_mmd", "cost_cw", "latent_isotropy")
+ROW_ONLY_METRICS = (
+    "cost_wae",
+    "cost_mmd",
+    "cost_cw",
+    "latent_isotropy",
+    "gen_sample_cw",
+    "gen_fid",
+)
 """In every row that logged them (json, csv, ``--paper``: MoW's table costs, aesweep.config.costs;
-MoCA's isotropy) but not printed as table columns."""
+MoCA's isotropy; the trial's own sampler's, which LCW selects on) but not printed as table
+columns (``gen_*`` repeats ``sample_cw`` or ``lt_sample_cw``)."""
 
 
 @dataclass

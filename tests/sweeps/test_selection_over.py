@@ -65,7 +65,9 @@ def test_selection_over_batch_size_picks_the_best_pair(write_spec, tmp_path) -> 
     assert (row["strategy"], row["lr"], row["batch_size"]) == ("minibatch", 0.001, 128)
     assert groups[0].best is not None
     assert groups[0].best.values("gen_sample_cw") == [pytest.approx(0.20)]
+    assert row["gen_sample_cw"] == pytest.approx(0.20)  # the value it was selected on
     assert "batch_size" in table_columns(rows)
+    assert "gen_sample_cw" not in table_columns(rows)  # a row value, not a column
 
 
 def test_selection_over_is_validated_against_the_specs_fields(write_spec, tmp_path) -> None:
