@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,16 @@ def tiny_spec(mlflow_uri: str, storage: Path, **overrides: object) -> dict:
     }
     spec.update(overrides)
     return spec
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, poll: float = 0.3) -> None:
+    """Poll ``predicate`` until it holds; after ``timeout`` seconds fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(poll)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 # Markers, applied by what a test uses so that they stay consistent (``make test-fast`` skips

@@ -22,7 +22,7 @@ from aesweep.config.packs import MIN_TIMED_STEPS
 from aesweep.sweeps.cli import main
 from aesweep.tracking.store import SweepStore, TrialRecord
 from aesweep.trainables.packs.trainable import TAG_PACK
-from tests.conftest import REPO, tiny_spec
+from tests.conftest import REPO, tiny_spec, wait_for
 
 LRS = [0.001, 0.003]
 SEEDS = [0, 1]
@@ -157,15 +157,6 @@ def test_a_packed_sweep_through_ray_finishes_every_member(
     assert list((tmp_path / "ray").glob(f"*/{pack}/checkpoint_*")), "no pack checkpoint"
 
 
-def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.kill
 def test_a_killed_packed_sweep_resumes_every_member_recording_each_epoch_once(
     write_spec, mlflow_uri, tmp_path, ray_session
@@ -200,7 +191,7 @@ def test_a_killed_packed_sweep_resumes_every_member_recording_each_epoch_once(
         return any(r.metrics.get("epoch", 0) >= 2 for r in store.trial_records())
 
     try:
-        _wait(some_epochs_logged, 90, "a member to log its second epoch")
+        wait_for(some_epochs_logged, 90, "a member to log its second epoch", poll=0.2)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)

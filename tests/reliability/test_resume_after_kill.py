@@ -15,7 +15,7 @@ import pytest
 
 from aesweep.sweeps.cli import main
 from aesweep.tracking.store import TAG_TRIAL_ID, SweepStore
-from tests.conftest import tiny_spec
+from tests.conftest import tiny_spec, wait_for
 
 pytestmark = pytest.mark.kill
 
@@ -42,15 +42,6 @@ def _steps(store: SweepStore, run_id: str) -> list[int]:
     return sorted(step for step, _ in store.metric_history(run_id, "rec_error"))
 
 
-def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.ray
 def test_sigkill_mid_sweep_then_resubmit(write_spec, mlflow_uri, tmp_path, ray_session) -> None:
     path = write_spec(_spec(mlflow_uri, tmp_path / "ray", [0.001, 0.0007, 0.0005]))
@@ -70,7 +61,7 @@ def test_sigkill_mid_sweep_then_resubmit(write_spec, mlflow_uri, tmp_path, ray_s
         return bool(finished) and bool(running)
 
     try:
-        _wait(one_finished_one_half_way, 240, "one finished trial and one half-way")
+        wait_for(one_finished_one_half_way, 240, "one finished trial and one half-way")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started, at once
         proc.wait(30)
@@ -154,7 +145,7 @@ def test_ctrl_c_ends_trials_killed_and_the_sweep_resumes(
         )
 
     try:
-        _wait(training, 240, "a trial half-way")
+        wait_for(training, 240, "a trial half-way")
         proc.send_signal(stop)
         _, err = proc.communicate(timeout=120)
     finally:

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from mlflow.tracking import MlflowClient
 from aesweep.sweeps.cli import main
 from aesweep.tracking.store import SweepStore
 from aesweep.trainables.reporting import ranked
-from tests.conftest import tiny_spec
+from tests.conftest import tiny_spec, wait_for
 
 EPOCHS = 6
 LRS = [0.003, 0.002, 1e-6, 2e-6, 3e-6, 4e-6]  # the tiny rates lag: ASHA stops them
@@ -41,15 +40,6 @@ def test_a_diverged_or_missing_metric_is_the_worst_never_nan() -> None:
     assert ranked({"cost": 1.0, "diverged": 1.0}, "cost", "max", None)["cost"] == -math.inf
     assert ranked({"epoch": 2.0}, "cost", "min", 0.5)["cost"] == 0.5  # the last evaluation
     assert ranked({"epoch": 1.0}, "cost", "min", None)["cost"] == math.inf
-
-
-def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.kill
@@ -74,7 +64,7 @@ def test_asha_stops_records_and_resumes_without_rerunning_after_sigkill(
         return any(r.outcome == "stopped" for r in recs)
 
     try:
-        _wait(one_stopped, 300, "a trial stopped by ASHA")
+        wait_for(one_stopped, 300, "a trial stopped by ASHA")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
