@@ -554,23 +554,10 @@ def _run_tune(
             trial_name_creator=name,
             trial_dirname_creator=name,
         ),
-        run_config=tune.RunConfig(
-            name=prep.experiment_dir,
-            storage_path=str(_storage(spec)),
-            failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
-            # Tune's own tables (whose config column holds only the trial id) and its
-            # TensorBoard hint with --verbose; else the compact view.
-            verbose=1 if verbose else 0,
-            callbacks=callbacks,
-        ),
+        run_config=_run_config(tune, spec, prep.experiment_dir, verbose, callbacks),
     )
-    # Ray 2.x's new output engine prints an experiment box and a TensorBoard hint even at
-    # verbose 0; the legacy engine at verbose 0 prints nothing. Only for this fit.
-    legacy = {} if verbose else {"RAY_AIR_NEW_OUTPUT": "0"}
     try:
-        with _environ(legacy):
-            tuner.fit()
+        _fit(tuner, verbose)
     finally:
         _record_stops(prep.store, prep.run_ids.get, stops.stopped, audited, log)
 
@@ -686,6 +673,27 @@ def _asha(spec: SweepSpec, epochs_of: Callable[[Any], int], tid_of: Callable[[An
             super().on_trial_complete(tune_controller, trial, result)
 
     return AuditedASHA()
+
+
+def _run_config(tune: Any, spec: SweepSpec, name: str, verbose: bool, callbacks: list) -> Any:
+    """Tune's RunConfig of a sweep: its storage, retries, kept checkpoints and callbacks;
+    Tune's own tables (whose config column holds only the trial id) and its TensorBoard hint
+    with --verbose only, else the compact view."""
+    return tune.RunConfig(
+        name=name,
+        storage_path=str(_storage(spec)),
+        failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
+        verbose=1 if verbose else 0,
+        callbacks=callbacks,
+    )
+
+
+def _fit(tuner: Any, verbose: bool) -> None:
+    """``tuner.fit()``. Ray 2.x's new output engine prints an experiment box and a TensorBoard
+    hint even at verbose 0; the legacy engine at verbose 0 prints nothing: only for this fit."""
+    with _environ({} if verbose else {"RAY_AIR_NEW_OUTPUT": "0"}):
+        tuner.fit()
 
 
 @contextlib.contextmanager
@@ -851,19 +859,16 @@ def run_optuna(
                     trial_name_creator=name,
                     trial_dirname_creator=name,
                 ),
-                run_config=tune.RunConfig(
-                    name=f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}-{parent[:6]}",
-                    storage_path=str(_storage(spec)),
-                    failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
-                    checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
-                    verbose=1 if verbose else 0,
-                    callbacks=[stops.callback()],
+                run_config=_run_config(
+                    tune,
+                    spec,
+                    f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}-{parent[:6]}",
+                    verbose,
+                    [stops.callback()],
                 ),
             )
-            legacy = {} if verbose else {"RAY_AIR_NEW_OUTPUT": "0"}
             try:
-                with _environ(legacy):
-                    tuner.fit()
+                _fit(tuner, verbose)
             finally:
                 audited = getattr(scheduler, "audited", {})
                 _record_stops(store, run_of, stops.stopped, audited, log)

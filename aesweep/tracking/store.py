@@ -13,7 +13,7 @@ import io
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,6 +141,19 @@ def creating_store(uri: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _with_retries(write: Callable[[], None], attempts: int) -> None:
+    """``write()``, tried again after a moment on an MLflow error (SQLite's tag insert is not
+    atomic, and the trial may be ending its own run this instant); the last error is raised."""
+    for attempt in range(attempts):
+        try:
+            write()
+            return
+        except MlflowException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2)
+
+
 class SweepStore:
     """The experiment of one spec, in one tracking store."""
 
@@ -264,16 +277,13 @@ class SweepStore:
 
     def mark_stopped(self, run_id: str, epoch: int, attempts: int = 3) -> None:
         """A trial the scheduler stopped after ``epoch``: FINISHED, outcome ``stopped``."""
-        for attempt in range(attempts):
-            try:
-                self._client.set_tag(run_id, TAG_OUTCOME, "stopped")
-                self._client.set_tag(run_id, TAG_STOPPED_EPOCH, str(epoch))
-                self._client.set_terminated(run_id, "FINISHED")
-                return
-            except MlflowException:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.2)
+
+        def stop() -> None:
+            self._client.set_tag(run_id, TAG_OUTCOME, "stopped")
+            self._client.set_tag(run_id, TAG_STOPPED_EPOCH, str(epoch))
+            self._client.set_terminated(run_id, "FINISHED")
+
+        _with_retries(stop, attempts)
 
     def set_run_tags(self, run_id: str, tags: dict[str, Any]) -> None:
         self._client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
@@ -289,15 +299,12 @@ class SweepStore:
 
         Ctrl-C reaches the trial too, which may be ending its run this instant (SQLite's tag
         insert is not atomic): on an MLflow error, wait a moment and retry."""
-        for attempt in range(attempts):
-            try:
-                self._client.set_tag(run_id, TAG_OUTCOME, "killed")
-                self._client.set_terminated(run_id, "KILLED")
-                return
-            except MlflowException:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.2)
+
+        def kill() -> None:
+            self._client.set_tag(run_id, TAG_OUTCOME, "killed")
+            self._client.set_terminated(run_id, "KILLED")
+
+        _with_retries(kill, attempts)
 
     def trial_records(self, trial_ids: list[str] | None = None) -> list[TrialRecord]:
         """Every trial run of the experiment (newest first), optionally only these ids."""
