@@ -417,6 +417,10 @@ class TrialRun:
             steps += [m.step for m in self._client.get_metric_history(self.run_id, key)]
         return max(steps)
 
+    def outcome(self) -> str | None:
+        """The run's ``aesweep.outcome`` tag as it stands now (None while it runs)."""
+        return self._client.get_run(self.run_id).data.tags.get(TAG_OUTCOME)
+
     def finish(self, outcome: str, **tags: Any) -> None:
         status = {"finished": "FINISHED", "killed": "KILLED"}.get(outcome, "FAILED")
         self.set_tags({TAG_OUTCOME: outcome, **tags})

@@ -56,7 +56,10 @@ def run_trial(payload: TrialPayload, reporter: Reporter) -> str:
             record_fid_protocol(cfg, fid_scorer(cfg, device), run)
         return outcome
     except (KeyboardInterrupt, SystemExit):  # Ctrl-C here, or Ray stopping its worker
-        run.finish("killed")
+        # A trial the scheduler stopped is ended by the driver (FINISHED, ``stopped``) while
+        # Tune stops its thread: that record stands, whichever write comes first.
+        if run.outcome() != "stopped":
+            run.finish("killed")
         raise
     except BaseException as exc:
         run.finish("failed", **{"aesweep.error": f"{type(exc).__name__}: {exc}"[:500]})
