@@ -84,12 +84,17 @@ class EvaluationConfig(StrictConfig):
 
 
 class ComputeConfig(StrictConfig):
-    """How a trial computes on a GPU: mixed precision (bfloat16 autocast of the networks; every
-    loss and distance stays float32) and ``torch.compile`` of the networks. Both off by default;
-    ``amp`` has no effect on a CPU."""
+    """How a trial computes: mixed precision on a GPU (bfloat16 autocast of the networks;
+    every loss and distance stays float32; no effect on a CPU), whether the one training step
+    is compiled (aesweep/config/executors.py), and trial packs."""
 
     amp: bool = Field(False, description="bfloat16 autocast of the networks on a GPU")
-    compile: bool = Field(False, description="torch.compile of the encoder and decoder")
+    compile: Literal["auto", "on", "off"] = Field(
+        "auto",
+        exclude=True,  # how the step runs, never what it computes: out of trial ids
+        description="torch.compile of the whole training step (forward, objective, backward, "
+        "update): auto (where it can and the trial is long enough to repay it), on, off",
+    )
     pack: Literal["auto", "off"] | Annotated[int, Field(gt=0)] = Field(
         "auto",
         exclude=True,  # how trials are grouped, never what one computes: out of trial ids
@@ -104,9 +109,17 @@ class ComputeConfig(StrictConfig):
         """YAML 1.1 (PyYAML) reads an unquoted ``off`` as false: that is ``off``."""
         return "off" if value is False else value
 
+    @field_validator("compile", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, value: Any) -> Any:
+        """YAML 1.1 reads unquoted on/off/yes/no as booleans: true is ``on``, false ``off``."""
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return value
+
     def identity(self) -> ComputeConfig:
-        """This config without ``pack`` (what decides a trial's computation)."""
-        return self.model_copy(update={"pack": "auto"})
+        """This config without ``pack`` and ``compile`` (what decides a trial's numbers)."""
+        return self.model_copy(update={"pack": "auto", "compile": "auto"})
 
 
 class CheckpointConfig(StrictConfig):

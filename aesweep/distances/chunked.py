@@ -62,33 +62,34 @@ def _weight_slab(g: torch.Tensor, symmetric: bool, block: int, exclude_diagonal:
 
 
 class _KernelSum(torch.autograd.Function):
+    # forward/setup_context/backward are plain tensor code: torch.func (grad, vmap) and
+    # torch.compile derive their rules from it (the one training step runs through them).
+    generate_vmap_rule = True
+
     @staticmethod
     def forward(
-        ctx: Any,
         a: torch.Tensor,
         b: torch.Tensor | None,
         kernel: Kernel,
         exclude_diagonal: bool,
         rows: int,
-    ) -> torch.Tensor:
+        need_grad: bool,
+    ) -> tuple[torch.Tensor | None, ...]:
         symmetric = b is None
         n = a.shape[0]
-        need_grad = bool(ctx.needs_input_grad[0]) or (
-            not symmetric and bool(ctx.needs_input_grad[1])
-        )
         with no_autocast(a.device):
             ac, bc, sq_a, sq_b = _centred(a, b)
+            g = None
             if rows >= n:  # one dense pass; keep f' for the backward pass
                 d2 = sq_dist_block(ac, bc, sq_a, sq_b, zero_diagonal=symmetric)
-                g = None
                 if need_grad:
                     f, g = kernel.value_and_deriv(d2)
                     if symmetric and exclude_diagonal:
-                        g.diagonal().zero_()
+                        g = g.diagonal_scatter(g.new_zeros(n))
                 else:
                     f = kernel.value(d2)
                 if symmetric and exclude_diagonal:
-                    f.diagonal().zero_()
+                    f = f.diagonal_scatter(f.new_zeros(n))
                 total = f.sum()
             else:
                 acc = torch.zeros((), dtype=torch.float64, device=a.device)
@@ -101,26 +102,35 @@ class _KernelSum(torch.autograd.Function):
                     f = kernel.value(d2)
                     if symmetric and exclude_diagonal:
                         f.diagonal().zero_()
-                    acc += _slab_sum(f, symmetric, i1 - i0)
+                    acc = acc + _slab_sum(f, symmetric, i1 - i0)
                 total = acc.to(a.dtype)
-                g = None
-        if need_grad:
-            ctx.kernel = kernel
-            ctx.exclude_diagonal = exclude_diagonal
-            ctx.rows = rows
-            ctx.symmetric = symmetric
-            # the centred samples and their squared norms (O(n d)), not the inputs, and f' of
-            # the dense pass (None when chunked: recomputed per chunk in backward)
-            ctx.save_for_backward(g, ac, sq_a, *(() if symmetric else (bc, sq_b)))
-        return total
+        if symmetric:
+            return total, g, ac, sq_a, None, None
+        return total, g, ac, sq_a, bc, sq_b
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
+        a, b, kernel, exclude_diagonal, rows, _ = inputs
+        _, g, ac, sq_a = output[:4]
+        ctx.kernel = kernel
+        ctx.exclude_diagonal = exclude_diagonal
+        ctx.rows = rows
+        ctx.symmetric = b is None
+        ctx.has_g = g is not None
+        # the centred samples and their squared norms (O(n d)), not the inputs, and f' of
+        # the dense pass (absent when chunked: recomputed per chunk in backward)
+        saved = (ac, sq_a) if b is None else (ac, sq_a, *output[4:])
+        ctx.save_for_backward(*((g,) if g is not None else ()), *saved)
+        ctx.mark_non_differentiable(*(t for t in output[1:] if t is not None))
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    def backward(ctx: Any, grad_out: torch.Tensor, *_: Any) -> tuple[torch.Tensor | None, ...]:
         symmetric: bool = ctx.symmetric
-        saved = ctx.saved_tensors
-        g, ac, sq_a = saved[0], saved[1], saved[2]
-        bc, sq_b = (ac, sq_a) if symmetric else (saved[3], saved[4])
+        saved = list(ctx.saved_tensors)
+        g = saved.pop(0) if ctx.has_g else None
+        ac, sq_a = saved[0], saved[1]
+        bc, sq_b = (ac, sq_a) if symmetric else (saved[2], saved[3])
         rows: int = ctx.rows
         kernel: Kernel = ctx.kernel
         n = ac.shape[0]
@@ -128,7 +138,7 @@ class _KernelSum(torch.autograd.Function):
             if g is not None and symmetric:
                 # one symmetric n x n block: both sides of the pair sum give the same gradient
                 both = torch.addmm(g.sum(1, keepdim=True) * ac, g, ac, alpha=-1.0)
-                return both.mul_(4.0 * grad_out.to(both.dtype)), None, None, None, None
+                return both * (4.0 * grad_out.to(both.dtype)), None, None, None, None, None
             if g is not None:
                 scale = 2.0 * grad_out.to(ac.dtype)
                 ga: torch.Tensor | None = None
@@ -138,7 +148,7 @@ class _KernelSum(torch.autograd.Function):
                 if ctx.needs_input_grad[1]:
                     gb = torch.addmm(g.sum(0).unsqueeze(1) * bc, g.transpose(0, 1), ac, alpha=-1.0)
                     gb = gb.mul_(scale)
-                return ga, gb, None, None, None
+                return ga, gb, None, None, None, None
             ga = torch.zeros_like(ac)
             gb = ga if symmetric else torch.zeros_like(bc)
             for i0 in range(0, n, rows):
@@ -160,7 +170,7 @@ class _KernelSum(torch.autograd.Function):
             gb = ga if symmetric else gb.mul_(scale)
         grad_a = ga if ctx.needs_input_grad[0] else None
         grad_b = None if symmetric or not ctx.needs_input_grad[1] else gb
-        return grad_a, grad_b, None, None, None
+        return grad_a, grad_b, None, None, None, None
 
 
 def _centred(
@@ -203,5 +213,6 @@ def kernel_sum(
         raise ValueError("exclude_diagonal applies to sums within one sample (b=None) only")
     cols = a.shape[0] if b is None else b.shape[0]
     rows = rows_per_chunk(cols, chunk_size)
-    out: torch.Tensor = _KernelSum.apply(a, b, kernel, exclude_diagonal, rows)
+    need_grad = a.requires_grad or (b is not None and b.requires_grad)
+    out: torch.Tensor = _KernelSum.apply(a, b, kernel, exclude_diagonal, rows, need_grad)[0]
     return out

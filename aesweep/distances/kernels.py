@@ -53,18 +53,15 @@ class InverseMultiquadric(Kernel):
     def _loop(
         self, d2: torch.Tensor, want_f: bool, want_g: bool
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        t = torch.empty_like(d2)
         f = torch.zeros_like(d2) if want_f else None
         g = torch.zeros_like(d2) if want_g else None
         if f is not None and g is None:  # value only: two passes per scale
             one = torch.ones((), dtype=d2.dtype, device=d2.device)
             for c in self.cs:
-                torch.add(d2, c, out=t)
-                f.addcdiv_(one, t, value=c)  # f += C / (C + D)
+                f.addcdiv_(one, d2 + c, value=c)  # f += C / (C + D)
             return f, None
         for c in self.cs:
-            torch.add(d2, c, out=t)
-            t.reciprocal_()  # 1 / (C + D)
+            t = (d2 + c).reciprocal_()  # 1 / (C + D)
             if f is not None:
                 f.add_(t, alpha=c)
             if g is not None:
@@ -101,20 +98,20 @@ class Gaussian(Kernel):
     # exp of arguments below log(tiny) would give subnormal numbers, which are about 40 times
     # slower on x86 CPUs; the exponent is clamped there (an error below 2 tiny per pair).
     @staticmethod
-    def _exp_neg(d2: torch.Tensor, rate: float, out: torch.Tensor | None = None) -> torch.Tensor:
+    def _exp_neg(d2: torch.Tensor, rate: float, *, in_place: bool = True) -> torch.Tensor:
+        """exp(-rate D), in ``d2``'s own storage or a new tensor (no ``out=``: it does not
+        run under ``torch.func.vmap``)."""
         lo = math.log(torch.finfo(d2.dtype).tiny) + 0.5
-        if out is None:
-            return d2.mul_(-rate).clamp_min_(lo).exp_()
-        return torch.mul(d2, -rate, out=out).clamp_min_(lo).exp_()
+        scaled = d2.mul_(-rate) if in_place else d2 * -rate
+        return scaled.clamp_min_(lo).exp_()
 
     def value(self, d2: torch.Tensor) -> torch.Tensor:
         if len(self.rates) == 1:
             f = self._exp_neg(d2, self.rates[0])
         else:
             f = torch.zeros_like(d2)
-            t = torch.empty_like(d2)
             for r in self.rates:
-                f.add_(self._exp_neg(d2, r, out=t))
+                f.add_(self._exp_neg(d2, r, in_place=False))
         return f.mul_(self.scale) if self.scale != 1.0 else f
 
     def deriv(self, d2: torch.Tensor) -> torch.Tensor:
@@ -122,9 +119,8 @@ class Gaussian(Kernel):
             r = self.rates[0]
             return self._exp_neg(d2, r).mul_(-r * self.scale)
         g = torch.zeros_like(d2)
-        t = torch.empty_like(d2)
         for r in self.rates:
-            g.add_(self._exp_neg(d2, r, out=t), alpha=-r * self.scale)
+            g.add_(self._exp_neg(d2, r, in_place=False), alpha=-r * self.scale)
         return g
 
     def value_and_deriv(self, d2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -32,6 +32,10 @@ def at_least_float32(t: torch.Tensor) -> torch.Tensor:
     return t if t.dtype == torch.float64 else t.float()
 
 
+Draws = dict[str, torch.Tensor]
+"""A step's random inputs by name (prior samples, SW directions), drawn outside the step."""
+
+
 @dataclass(frozen=True)
 class LatentSet:
     """The set a strategy hands the family's distance F (MoW eq. 1).
@@ -131,19 +135,43 @@ class AutoencoderModel(nn.Module):
         rec: torch.Tensor = form(per_image)
         return rec
 
-    def latent_loss(self, z_set: torch.Tensor) -> torch.Tensor:
-        """F(Z): the family's distance of the latent set to the prior (zero for a plain AE)."""
+    def step_draws(
+        self, rows: int, steps: int, generator: torch.Generator | None, device: torch.device
+    ) -> Draws:
+        """The random inputs of ``steps`` training steps whose latent set has ``rows`` rows,
+        each (steps, ...), drawn from ``generator`` in a fixed order (the RNG protocol of the
+        README: drawn outside the step, so eager, packed and compiled steps see the same
+        numbers). Families whose objective draws nothing return ``{}``."""
+        return {}
+
+    def latent_loss(self, z_set: torch.Tensor, draws: Draws | None = None) -> torch.Tensor:
+        """F(Z): the family's distance of the latent set to the prior (zero for a plain AE).
+        ``draws``: one step's random inputs (:meth:`step_draws`); None draws them here from
+        torch's global RNG (a single call outside training)."""
         return z_set.new_zeros(())
 
-    def set_loss(self, latents: LatentSet) -> torch.Tensor:
+    def one_step_draws(self, rows: int, device: torch.device, draws: Draws | None) -> Draws:
+        """``draws``, or one step's drawn now from the global RNG (for a call outside the
+        step)."""
+        if draws is not None:
+            return draws
+        return {k: v[0] for k, v in self.step_draws(rows, 1, None, device).items()}
+
+    def set_loss(self, latents: LatentSet, draws: Draws | None = None) -> torch.Tensor:
         """F on the set a strategy formed: by default the distance of the joined set (the
         fresh rows carry the gradient). MoCA overrides it to use the momentum keys."""
-        return self.latent_loss(latents.joined())
+        return self.latent_loss(latents.joined(), draws)
 
     def training_loss(
-        self, x: torch.Tensor, x_hat: torch.Tensor, z_set: torch.Tensor | LatentSet
+        self,
+        x: torch.Tensor,
+        x_hat: torch.Tensor,
+        z_set: torch.Tensor | LatentSet,
+        draws: Draws | None = None,
+        weight: torch.Tensor | float | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """rec(x, x̂) + λ F(z_set); also the detached parts, for device-side accumulation.
+        ``weight``: λ (a pack member's, as a tensor; default the config's).
 
         Under mixed precision the networks run in bfloat16 but the objective does not: autocast
         is off here and every input is brought to at least float32, so the distances stay exact."""
@@ -151,11 +179,26 @@ class AutoencoderModel(nn.Module):
         with torch.autocast(device_type=x.device.type, enabled=False):
             x, x_hat, latents = at_least_float32(x), at_least_float32(x_hat), latents.float32()
             rec = self.rec_loss(x, x_hat)
-            latent = self.set_loss(latents)
-            weight = self.cfg.latent_weight
+            latent = self.set_loss(latents, draws)
+            if weight is None:
+                weight = self.cfg.latent_weight
             loss = rec if weight is None else rec + weight * latent
         return loss, {"loss": loss.detach(), "rec": rec.detach(), "latent": latent.detach()}
 
-    def after_step(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Hook after the autoencoder's optimiser step (WAE-GAN's critic, MoCA's momentum)."""
+    def compile_blocker(self) -> str | None:
+        """Why this family's step cannot be one compiled program (None: it can)."""
+        return None
+
+    def after_step(
+        self,
+        x: torch.Tensor,
+        z: torch.Tensor | None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """An update of the family's own after the autoencoder's step (WAE-GAN's critic),
+        on the module holding the updated parameters; its draws from ``generator``."""
         return {}
+
+    def has_after_step(self) -> bool:
+        return type(self).after_step is not AutoencoderModel.after_step

@@ -98,6 +98,58 @@ class Strategy:
         return None
 
 
+Tensors = dict[str, torch.Tensor]
+
+
+class SetStrategy(Strategy):
+    """A strategy of the one training step (aesweep/trainables/step/): it reads ``fresh``
+    images per step and hands F a set of ``set_rows`` latents. Its state is a dict of tensors
+    for one member (a pack stacks it): :meth:`init_state` when the trial starts,
+    :meth:`epoch_state` at each epoch start (on the host, outside the step), and inside the
+    step :meth:`keys` (before the update), :meth:`latent_set` and :meth:`advance` (after the
+    update). Every method is a pure function of its arguments."""
+
+    fresh: int
+    set_rows: int
+
+    def init_state(
+        self, model: AutoencoderModel, generator: torch.Generator, device: torch.device
+    ) -> Tensors:
+        return {}
+
+    def epoch_state(
+        self,
+        state: Tensors,
+        model: AutoencoderModel,
+        generator: torch.Generator,
+        device: torch.device,
+        *,
+        first: bool,
+    ) -> Tensors:
+        """The state at an epoch's start; ``first``: the trial's first epoch."""
+        return state
+
+    def keys(self, calls: Any, state: Tensors, x: torch.Tensor) -> torch.Tensor | None:
+        """Latents of this step's images computed from the state (a momentum encoder)."""
+        return None
+
+    def latent_set(
+        self, z: torch.Tensor, state: Tensors, keys: torch.Tensor | None
+    ) -> LatentSet:
+        return LatentSet(z)
+
+    def advance(
+        self,
+        state: Tensors,
+        z: torch.Tensor,
+        keys: torch.Tensor | None,
+        params: Tensors,
+        buffers: Tensors,
+    ) -> Tensors:
+        """The state after the step (``z`` detached; ``params``/``buffers``: updated)."""
+        return state
+
+
 def optimizer_step(
     model: AutoencoderModel,
     optimizer: torch.optim.Optimizer,

@@ -1,8 +1,11 @@
-"""The epoch loop every trainable runs (:func:`train_epochs`): resume from a checkpoint, then
-per epoch the lr schedule, the strategy's epoch, its metrics, divergence, the evaluation when
-due, and logging, checkpointing and reporting it (:func:`record_epoch`), or the end of the
-trial as diverged. The families pass what differs: how to evaluate, what to log after an
-evaluated epoch, what runs after the last epoch.
+"""The epoch loop every trainable runs (:func:`train_epochs`), for one trial or a pack of N
+trained as one (a trial is a pack of one): resume from a checkpoint, then per epoch the lr
+schedule, the trainer's epoch, each member's metrics, divergence, the evaluation when due, and
+logging, checkpointing and reporting it, or the end of a member as diverged (in a pack the
+others go on). The trainer (:class:`EpochTrainer`: the one step's
+:class:`aesweep.trainables.step.members.SteppedMembers`, or a module trainer for the
+strategies that keep their own step loop) trains; each :class:`Member` says how its trial
+evaluates, what it logs after an evaluated epoch and what runs after its last epoch.
 
 One place for the rules that keep work safe (DESIGN: nothing finished is lost or recomputed):
 a resumed trial logs only epochs past what its run already holds; a non-finite loss or metric
@@ -12,44 +15,58 @@ and checkpointed.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import tempfile
 import time
 from collections.abc import Callable
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-import torch
-from torch import nn
-
-from aesweep.config.trial import TrialConfig, TrialPayload
-from aesweep.data.base import TrainSplit
-from aesweep.models.base import AutoencoderModel
+from aesweep.config.trial import TrialConfig
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
 from aesweep.trainables.checkpoint_files import write_meta
-from aesweep.trainables.checkpoints import restore_folder
 from aesweep.trainables.reporting import Reporter
-from aesweep.trainables.state import TrialState
 
 
-class TrialStateLike(Protocol):
+class EpochResult(Protocol):
+    means: list[dict[str, float]]
+    nonfinite: list[bool]
+
+
+class EpochTrainer(Protocol):
+    """What the loop needs of whatever trains the members (N >= 1)."""
+
+    ids: list[str]
+
+    def set_epoch(self, epoch: int) -> list[float] | None: ...
+
+    def train_epoch(self, epoch: int, *, first: bool) -> EpochResult: ...
+
     def save(self, folder: Path, epoch: int) -> None: ...
 
-    def load(self, folder: Path) -> int: ...
+    def load(self, folder: Path) -> int | None: ...
+
+    def deactivate(self, i: int) -> None: ...
+
+    def epoch_metrics(self) -> dict[str, float]: ...
 
 
-def resume(
-    state: TrialStateLike, reporter: Reporter, payload: TrialPayload, run: TrialRun
-) -> tuple[int, int]:
-    """Load the checkpoint to resume from, if any: (its epoch, the last epoch the run logged)."""
-    start_epoch = 0
-    with restore_folder(reporter, payload) as folder:
-        if folder is not None:
-            start_epoch = state.load(folder)
-            run.set_tags({"aesweep.resumed_from_epoch": start_epoch})
-    return start_epoch, run.last_logged_step() if start_epoch else 0
+@dataclass
+class Member:
+    """One trial of the loop: its config and run, and what its family does.
+
+    ``evaluate(epoch)``: the evaluation metrics (timed as ``eval_seconds``; every
+    ``evaluation.every`` epochs and the last). ``on_logged(epoch)``: after an evaluated epoch
+    is logged (image grids). ``after_last(last_eval)``: after the last epoch, with the last
+    evaluation's metrics (empty when a resumed trial had none left to run); False ends the
+    trial as diverged (it has finished the run itself, with its own tags)."""
+
+    cfg: TrialConfig
+    run: TrialRun
+    evaluate: Callable[[int], dict[str, float]]
+    on_logged: Callable[[int], None] | None = None
+    after_last: Callable[[dict[str, float]], bool] | None = None
 
 
 def evaluation_due(cfg: TrialConfig, epoch: int) -> bool:
@@ -61,120 +78,105 @@ def all_finite(metrics: dict[str, float]) -> bool:
     return all(math.isfinite(v) for v in metrics.values())
 
 
-def record_epoch(
-    cfg: TrialConfig,
-    epoch: int,
-    metrics: dict[str, float],
-    *,
-    diverged: bool,
-    evaluated: bool,
-    state: TrialStateLike,
-    run: TrialRun,
-    reporter: Reporter,
-    logged_up_to: int,
-    on_logged: Callable[[], None] | None = None,
-) -> bool:
-    """Log (evaluated epochs not yet in the run), checkpoint (every ``checkpoint.every`` and
-    the last) and report one epoch; ``on_logged`` runs after logging (image grids). A diverged
-    epoch is logged, ends the run as diverged and returns False."""
-    metrics["epoch"] = epoch
-    if diverged:
-        run.log_metrics(metrics, step=epoch)
-        run.finish("diverged", **{TAG_DIVERGED_EPOCH: epoch})
-        reporter.report({**metrics, "diverged": 1.0})
-        return False
-    if evaluated and epoch > logged_up_to:
-        run.log_metrics(metrics, step=epoch)
-        if on_logged is not None:
-            on_logged()
-    if epoch % cfg.checkpoint.every == 0 or epoch == cfg.epochs:
-        with tempfile.TemporaryDirectory() as folder:
-            state.save(Path(folder), epoch)
-            write_meta(Path(folder), cfg.trial_id, epoch)
-            reporter.report({**metrics, "diverged": 0.0}, checkpoint_dir=folder)
-    elif evaluated:
-        reporter.report({**metrics, "diverged": 0.0})
-    return True
-
-
-def apply_lr_schedule(
-    cfg: TrialConfig, optimizer: torch.optim.Optimizer, model: nn.Module, epoch: int
-) -> float | None:
-    """Set this epoch's rates from ``optimizer.schedule``: the model's, and those of
-    optimisers an autoencoder family owns (WAE-GAN's discriminator), by the same factor.
-    Returns the model's rate (None without a schedule)."""
-    if cfg.optimizer.schedule is None:
-        return None
-    factor = cfg.optimizer.schedule.factor(epoch)
-    for group in optimizer.param_groups:
-        group["lr"] = cfg.optimizer.lr * factor
-    if isinstance(model, AutoencoderModel):
-        model.scale_extra_lr(factor)
-    return cfg.optimizer.lr * factor
+def resume(
+    trainer: EpochTrainer, folder: Path | None, members: list[Member]
+) -> tuple[int, list[int]]:
+    """Load the checkpoint to resume from, if any: (its epoch, the last epoch each member's
+    run logged). A folder without state the trainer can read starts the trial over (tagged)."""
+    start_epoch = 0
+    if folder is not None:
+        loaded = trainer.load(folder)
+        tag: dict[str, object] = {"aesweep.resumed_from_epoch": loaded}
+        if loaded is None:
+            tag = {"aesweep.checkpoint_ignored": "no state of this format: started over"}
+        for m in members:
+            m.run.set_tags(tag)
+        start_epoch = loaded or 0
+    return start_epoch, [m.run.last_logged_step() if start_epoch else 0 for m in members]
 
 
 def train_epochs(
-    cfg: TrialConfig,
-    state: TrialState,
-    train: TrainSplit,
+    trainer: EpochTrainer,
+    members: list[Member],
     *,
-    payload: TrialPayload,
     reporter: Reporter,
-    run: TrialRun,
-    evaluate: Callable[[int], dict[str, float]],
-    on_logged: Callable[[int], None] | None = None,
-    after_last: Callable[[dict[str, float]], bool] | None = None,
-    autocast: contextlib.AbstractContextManager[Any] | None = None,
-    log_lr: bool = False,
-) -> str:
-    """Resume, then train ``state`` on ``train`` for the epochs left; returns ``finished`` or
-    ``diverged`` (the run is finished either way).
+    restore: Path | None,
+    checkpoint_id: str,
+    log_lr: Callable[[], float] | None = None,
+    outcomes: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Resume from ``restore``, then train the members for the epochs left; returns each
+    member's outcome by trial id (``finished`` or ``diverged``; every run is finished).
 
-    ``evaluate(epoch)``: the family's evaluation metrics (timed as ``eval_seconds``; every
-    ``evaluation.every`` epochs and the last). ``on_logged(epoch)``: after an evaluated epoch
-    is logged (image grids). ``after_last(last_eval)``: after the last epoch, with the last
-    evaluation's metrics (empty when a resumed trial had none left to run); False ends the
-    trial as diverged (it has finished the run itself, with its own tags). ``autocast``: the
-    context of every training epoch (mixed precision). ``lr`` is logged each epoch when
-    ``optimizer.schedule`` sets it, or, with ``log_lr``, as the optimiser's rate after the
-    epoch (the generator family's per-step cosine schedule)."""
-    start_epoch, logged_up_to = resume(state, reporter, payload, run)
-    model, optimizer, strategy = state.model, state.optimizer, state.strategy
-    last_eval: dict[str, float] = {}
-    for epoch in range(start_epoch + 1, cfg.epochs + 1):
+    One member reports its own metrics (what a scheduler ranks); a pack reports one line for
+    all (``members_active``). ``lr`` is logged each epoch when ``optimizer.schedule`` sets
+    it, or from ``log_lr`` (the generator family's per-step cosine schedule). ``outcomes`` is
+    filled as members end (the caller's record when an exception cuts the loop short)."""
+    cfg0 = members[0].cfg
+    start_epoch, logged = resume(trainer, restore, members)
+    outcomes = {} if outcomes is None else outcomes
+    for m in members:
+        outcomes[m.cfg.trial_id] = "running"
+    last_eval: list[dict[str, float]] = [{} for _ in members]
+    single = len(members) == 1
+    for epoch in range(start_epoch + 1, cfg0.epochs + 1):
         t0 = time.perf_counter()
-        lr = apply_lr_schedule(cfg, optimizer, model, epoch)
-        model.train()
-        with autocast if autocast is not None else contextlib.nullcontext():
-            sums = strategy.train_epoch(model, optimizer, train, epoch)
-        metrics = sums.means()
-        metrics["epoch_seconds"] = time.perf_counter() - t0
-        if lr is None and log_lr:
-            lr = optimizer.param_groups[0]["lr"]
-        if lr is not None:
-            metrics["lr"] = lr
-        diverged = sums.diverged()
-        evaluated = not diverged and evaluation_due(cfg, epoch)
-        if evaluated:
-            t1 = time.perf_counter()
-            metrics.update(evaluate(epoch))
-            metrics["eval_seconds"] = time.perf_counter() - t1
-            diverged = not all_finite(metrics)
-            last_eval = metrics
-        if not record_epoch(
-            cfg,
-            epoch,
-            metrics,
-            diverged=diverged,
-            evaluated=evaluated,
-            state=state,
-            run=run,
-            reporter=reporter,
-            logged_up_to=logged_up_to,
-            on_logged=None if on_logged is None else partial(on_logged, epoch),
-        ):
-            return "diverged"
-    if after_last is not None and not after_last(last_eval):
-        return "diverged"
-    run.finish("finished")
-    return "finished"
+        rates = trainer.set_epoch(epoch)
+        result = trainer.train_epoch(epoch, first=epoch == 1)
+        seconds = time.perf_counter() - t0
+        extra = trainer.epoch_metrics()
+        evaluated_any, report = False, {}
+        for i, m in enumerate(members):
+            if outcomes[m.cfg.trial_id] != "running":
+                continue
+            metrics = {**result.means[i], "epoch_seconds": seconds, **extra}
+            if rates is not None:
+                metrics["lr"] = rates[i]
+            elif log_lr is not None:
+                metrics["lr"] = log_lr()
+            diverged = result.nonfinite[i]
+            evaluated = not diverged and evaluation_due(m.cfg, epoch)
+            if evaluated:
+                evaluated_any = True
+                t1 = time.perf_counter()
+                metrics.update(m.evaluate(epoch))
+                metrics["eval_seconds"] = time.perf_counter() - t1
+                diverged = not all_finite(metrics)
+                last_eval[i] = metrics
+            metrics["epoch"] = epoch
+            if diverged:
+                m.run.log_metrics(metrics, step=epoch)
+                m.run.finish("diverged", **{TAG_DIVERGED_EPOCH: epoch})
+                outcomes[m.cfg.trial_id] = "diverged"
+                trainer.deactivate(i)
+                if single:
+                    reporter.report({**metrics, "diverged": 1.0})
+                continue
+            if evaluated and epoch > logged[i]:
+                m.run.log_metrics(metrics, step=epoch)
+                if m.on_logged is not None:
+                    m.on_logged(epoch)
+            report = metrics
+        active = sum(o == "running" for o in outcomes.values())
+        if active == 0:
+            if not single:
+                reporter.report({"epoch": float(epoch), "members_active": 0.0, "diverged": 1.0})
+            return outcomes
+        if not single:
+            report = {"epoch": float(epoch), "members_active": float(active)}
+        if epoch % cfg0.checkpoint.every == 0 or epoch == cfg0.epochs:
+            with tempfile.TemporaryDirectory() as folder:
+                trainer.save(Path(folder), epoch)
+                write_meta(Path(folder), checkpoint_id, epoch)
+                reporter.report({**report, "diverged": 0.0}, checkpoint_dir=folder)
+        elif evaluated_any:
+            reporter.report({**report, "diverged": 0.0})
+    for i, m in enumerate(members):
+        if outcomes[m.cfg.trial_id] != "running":
+            continue
+        if m.after_last is not None and not m.after_last(last_eval[i]):
+            outcomes[m.cfg.trial_id] = "diverged"
+            continue
+        m.run.finish("finished")
+        outcomes[m.cfg.trial_id] = "finished"
+    return outcomes

@@ -26,10 +26,11 @@ from aesweep.models.generator.model import Generator
 from aesweep.models.loading import build_model
 from aesweep.strategies.loading import build_generator_strategy
 from aesweep.tracking.store import TrialRun
-from aesweep.trainables.epochs import train_epochs
+from aesweep.trainables.checkpoints import restore_folder
+from aesweep.trainables.epochs import Member, train_epochs
 from aesweep.trainables.optimizers import build_optimizer, pick_device
 from aesweep.trainables.reporting import Reporter
-from aesweep.trainables.state import TrialState
+from aesweep.trainables.state import ModuleTrainer, TrialState
 
 LR_MIN = 1e-7  # the authors' CosineAnnealingLR eta_min
 EVAL_SEED = 0
@@ -147,15 +148,22 @@ def train_generator(
         epochs=cfg.epochs,
         after_step=None if scheduler is None else scheduler.step,
     )
-    state = TrialState(gen, optimizer, strategy, scheduler)
-    mixture = cfg.data if isinstance(cfg.data, GaussianMixtureConfig) else None
-    return train_epochs(
-        cfg,
-        state,
+    trainer = ModuleTrainer(
+        cfg.trial_id,
+        TrialState(gen, optimizer, strategy, scheduler),
         data.train,
-        payload=payload,
-        reporter=reporter,
-        run=run,
-        evaluate=partial(evaluate_generator, gen, data.test, cfg.model, run, mixture),
-        log_lr=True,
+        base_lr=cfg.optimizer.lr,
+        schedule=cfg.optimizer.schedule,
     )
+    mixture = cfg.data if isinstance(cfg.data, GaussianMixtureConfig) else None
+    evaluate = partial(evaluate_generator, gen, data.test, cfg.model, run, mixture)
+    with restore_folder(reporter, payload) as folder:
+        outcomes = train_epochs(
+            trainer,
+            [Member(cfg, run, evaluate)],
+            reporter=reporter,
+            restore=folder,
+            checkpoint_id=cfg.trial_id,
+            log_lr=trainer.current_lr,
+        )
+    return outcomes[cfg.trial_id]

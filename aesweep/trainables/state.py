@@ -1,4 +1,6 @@
-"""What a trial's checkpoint holds, for every family: networks, optimiser, strategy state, an
+"""The trainer of the strategies that keep their own step loop with ``torch.optim`` (Run-Sort-
+ReRun's chunked reruns, the data-space generator): :class:`ModuleTrainer`, one member of the
+epoch loop. What its checkpoint holds, for those families: networks, optimiser, strategy state, an
 optional lr scheduler, a family's own extra state (WAE-GAN's discriminator optimiser), RNG and
 epoch.
 
@@ -10,6 +12,8 @@ has a per-step lr scheduler (the generator family's cosine annealing); ``rng_cpu
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,7 +23,7 @@ from torch import nn
 from aesweep.data.base import TrainSplit
 from aesweep.models.base import AutoencoderModel
 from aesweep.strategies.base import StepSums
-from aesweep.trainables.checkpoints import load_state, save_state
+from aesweep.trainables.checkpoints import CHECKPOINT_FILE, load_state, save_state
 
 
 class EpochStrategy(Protocol):
@@ -73,3 +77,64 @@ class TrialState:
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         return int(state["epoch"])
+
+
+@dataclass
+class ModuleResult:
+    means: list[dict[str, float]]
+    nonfinite: list[bool]
+
+
+class ModuleTrainer:
+    """One trial trained by its strategy's own ``train_epoch`` (an :class:`EpochTrainer` of
+    :mod:`aesweep.trainables.epochs` with one member). ``autocast``: the context of every
+    training epoch (mixed precision)."""
+
+    def __init__(
+        self,
+        trial_id: str,
+        state: TrialState,
+        train: TrainSplit,
+        *,
+        base_lr: float,
+        schedule: Any,
+        autocast: contextlib.AbstractContextManager[Any] | None = None,
+    ) -> None:
+        self.ids = [trial_id]
+        self.state, self.train = state, train
+        self.base_lr, self.schedule = base_lr, schedule
+        self.autocast = autocast
+
+    def set_epoch(self, epoch: int) -> list[float] | None:
+        """This epoch's rates from ``optimizer.schedule``: the model's, and those of
+        optimisers an autoencoder family owns, by the same factor."""
+        if self.schedule is None:
+            return None
+        factor = self.schedule.factor(epoch)
+        for group in self.state.optimizer.param_groups:
+            group["lr"] = self.base_lr * factor
+        if isinstance(self.state.model, AutoencoderModel):
+            self.state.model.scale_extra_lr(factor)
+        return [self.base_lr * factor]
+
+    def train_epoch(self, epoch: int, *, first: bool) -> ModuleResult:
+        model = self.state.model
+        model.train()
+        with self.autocast if self.autocast is not None else contextlib.nullcontext():
+            sums = self.state.strategy.train_epoch(model, self.state.optimizer, self.train, epoch)
+        return ModuleResult([sums.means()], [sums.diverged()])
+
+    def current_lr(self) -> float:
+        return float(self.state.optimizer.param_groups[0]["lr"])
+
+    def save(self, folder: Path, epoch: int) -> None:
+        self.state.save(folder, epoch)
+
+    def load(self, folder: Path) -> int | None:
+        return self.state.load(folder) if (folder / CHECKPOINT_FILE).exists() else None
+
+    def deactivate(self, i: int) -> None:
+        return None
+
+    def epoch_metrics(self) -> dict[str, float]:
+        return {}

@@ -30,6 +30,7 @@ from aesweep.strategies.loading import build_strategy
 from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan
 from aesweep.tracking.store import SweepStore
+from aesweep.trainables.step.members import SteppedMembers
 from tests.conftest import SHARED_DATA, tiny_spec
 
 N_IMAGES = 400
@@ -74,6 +75,14 @@ def test_folder_is_read_exactly_and_split_without_overlap(mnist_pngs) -> None:
 
 
 def train_params(data, strategy: dict, epochs: int = 2) -> list[torch.Tensor]:
+    if strategy["kind"] != "run_sort_rerun":  # the one step (a trial of a set strategy)
+        members = SteppedMembers(
+            [_trial(data, strategy, epochs)], data, torch.device("cpu")
+        )
+        for epoch in range(1, epochs + 1):
+            result = members.train_epoch(epoch, first=epoch == 1)
+            assert math.isfinite(result.means[0]["train_loss"])
+        return list(members.state["params"].values())
     torch.manual_seed(0)
     model = build_model(MODELS.get("swae")(latent_dim=4, width=0.25), data)
     cfg = STRATEGIES.get(strategy["kind"]).model_validate(strategy)
@@ -83,6 +92,27 @@ def train_params(data, strategy: dict, epochs: int = 2) -> list[torch.Tensor]:
         sums = strat.train_epoch(model, optimizer, data.train, epoch)
         assert math.isfinite(sums.means()["train_loss"])
     return [p.detach().clone() for p in model.parameters()]
+
+
+def _trial(data, strategy: dict, epochs: int, family: str = "swae", latent_dim: int = 4):
+    """A digits trial config of ``strategy`` (its data config is not read: the loaded
+    ``data`` is handed to the trainer)."""
+    from aesweep.config.trial import TrialConfig
+
+    return TrialConfig.model_validate(
+        {
+            "trial_id": "t",
+            "sweep": "s",
+            "data": {"dataset": "digits"},
+            "model": {"family": family, "latent_dim": latent_dim, "width": 0.25},
+            "strategy": strategy,
+            "optimizer": {"name": "sgd", "lr": 0.05},
+            "epochs": epochs,
+            "seed": 0,
+            "evaluation": {},
+            "checkpoint": {},
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -210,31 +240,24 @@ def test_missing_folder_is_a_preflight_line(write_spec, tmp_path, capsys) -> Non
 def test_a_resumed_streamed_trial_continues_on_the_same_batches(mnist_pngs, tmp_path) -> None:
     """Two epochs straight against one epoch, a checkpoint, fresh objects, and the second
     epoch: the checkpoint's RNG state gives the second epoch the same streamed order."""
-    from aesweep.trainables.state import TrialState
-
     folder, _ = mnist_pngs
     data = load_dataset(folder_cfg(folder, workers=2, train_size=256))
     strategy = {"kind": "moving_window", "window": 32, "fresh": 8}
 
-    def fresh(seed: int) -> TrialState:
-        torch.manual_seed(seed)
-        model = build_model(MODELS.get("cwae")(latent_dim=8, width=0.25), data)
-        cfg = STRATEGIES.get("moving_window").model_validate(strategy)
-        strat = build_strategy(cfg, model, data.train, epochs=2)
-        return TrialState(model, torch.optim.Adam(model.parameters(), lr=1e-3), strat)
-
-    def epoch(state: TrialState, n: int) -> None:
-        state.strategy.train_epoch(state.model, state.optimizer, data.train, n)
+    def fresh(seed: int) -> SteppedMembers:
+        trial = _trial(data, strategy, 2, family="cwae", latent_dim=8)
+        trial = trial.model_copy(update={"seed": seed})
+        return SteppedMembers([trial], data, torch.device("cpu"))
 
     straight = fresh(0)
-    epoch(straight, 1)
-    epoch(straight, 2)
+    straight.train_epoch(1, first=True)
+    straight.train_epoch(2, first=False)
     first = fresh(0)
-    epoch(first, 1)
+    first.train_epoch(1, first=True)
     first.save(tmp_path, 1)
-    epoch(first, 2)  # what a killed trial may have got through before dying: thrown away
+    first.train_epoch(2, first=False)  # what a killed trial got through before dying: lost
     resumed = fresh(99)  # another seed: everything must come from the checkpoint
     assert resumed.load(tmp_path) == 1
-    epoch(resumed, 2)
-    pairs = zip(straight.model.parameters(), resumed.model.parameters(), strict=True)
-    assert all(torch.equal(a, b) for a, b in pairs)
+    resumed.train_epoch(2, first=False)
+    for name, p in straight.state["params"].items():
+        assert torch.equal(p, resumed.state["params"][name])

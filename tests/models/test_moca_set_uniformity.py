@@ -12,7 +12,7 @@ import torch
 
 from aesweep.distances import contrastive_uniformity
 from aesweep.models.base import LatentSet
-from tests.strategies.strategy_helpers import build, digits
+from tests.strategies.strategy_helpers import build, digits, stepped
 
 TAU = 0.05
 
@@ -104,11 +104,11 @@ def test_a_few_epochs_make_the_latents_more_uniform() -> None:
         ({"kind": "moving_window", "window": 64, "fresh": 16}, -1.35),
     ]
     for kind, threshold in kinds:
-        model, optimizer, strategy = build("moca", kind, data, tau=TAU, lr=0.05, lam=1.0)
+        members = stepped("moca", kind, train_size=512, tau=TAU, lr=0.05, lam=1.0, epochs=3)
         with torch.no_grad():
-            before = _uniformity(model.encode(data.test))
+            before = _uniformity(members.models[0].encode(data.test))
         for epoch in range(1, 4):
-            strategy.train_epoch(model, optimizer, data.train, epoch)
+            members.train_epoch(epoch, first=epoch == 1)
         with torch.no_grad():
-            after = _uniformity(model.encode(data.test))
+            after = _uniformity(members.member(0).encode(data.test))
         assert before > -0.1 and after < threshold, (kind, before, after)

@@ -1,5 +1,6 @@
 """Shared set-up of the pack tests: a grid of digits trials, run unpacked (the trial's own
-trainable) and as one pack, in float64."""
+trainable) and as one pack, in float64. Both checkpoint the one format
+(aesweep/trainables/step/members.py): ``state`` holds every tensor with a member dimension."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from aesweep.config.packs import PackPayload, pack_id
 from aesweep.config.trial import TrialConfig, TrialPayload
 from aesweep.data.loading import load_dataset
 from aesweep.sweeps.load import load_plan
-from aesweep.trainables.checkpoints import CHECKPOINT_FILE, InlineCheckpoints
-from aesweep.trainables.packs.trainable import PACK_FILE, train_pack
+from aesweep.trainables.checkpoints import InlineCheckpoints
+from aesweep.trainables.packs.trainable import train_pack
 from aesweep.trainables.reporting import InlineReporter
+from aesweep.trainables.step.members import STATE_FILE
 from tests.trainables.trainable_helpers import MemoryRun
 
 
@@ -50,7 +52,7 @@ def run_unpacked(trial: TrialConfig, folder: Path) -> tuple[MemoryRun, dict]:
     run = MemoryRun()
     import_target(trial.model.trainable)(trial, payload, reporter, run)
     last = sorted(folder.glob("checkpoint_*"))[-1]
-    return run, torch.load(last / CHECKPOINT_FILE, weights_only=True)
+    return run, torch.load(last / STATE_FILE, weights_only=True)
 
 
 def pack_payload(trials: list[TrialConfig], folder: Path, resume: Path | None = None):
@@ -76,4 +78,4 @@ def run_packed(
     reporter = InlineReporter(InlineCheckpoints(folder, keep=5))
     outcomes = train_pack(pack_payload(trials, folder, resume), reporter, runs, data=data)
     last = sorted(folder.glob("checkpoint_*"))[-1]
-    return runs, torch.load(last / PACK_FILE, weights_only=True), outcomes
+    return runs, torch.load(last / STATE_FILE, weights_only=True), outcomes

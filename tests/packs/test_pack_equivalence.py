@@ -19,10 +19,12 @@ FAMILIES = {
     "cwae": {"family": "cwae"},
     "swae": {"family": "swae", "projections": 7},
     "cw2": {"family": "cw2"},
+    "moca": {"family": "moca", "prior": "sphere"},
 }
 STRATEGIES = {
     "minibatch": {"kind": "minibatch", "batch_size": 32},
     "moving_window": {"kind": "moving_window", "window": 16, "fresh": 4},
+    "momentum_queue": {"kind": "momentum_queue", "batch_size": 16, "size": 64},
 }
 
 
@@ -53,6 +55,8 @@ def test_each_member_computes_what_its_unpacked_trial_computes(
     family: str, strategy: str, write_spec, tmp_path: Path, float64: None
 ) -> None:
     model = FAMILIES[family]
+    if strategy == "momentum_queue" and family in ("ae", "swae"):
+        pytest.skip(f"{family} has no distance the momentum queue feeds (validate refuses it)")
     trials = grid(write_spec, model, STRATEGIES[strategy])
     # The plain AE has no λ axis (its 4 trials); else 4 of the 8 with every lr, λ and seed.
     trials = trials[:4] if family == "ae" else [trials[i] for i in (0, 3, 5, 6)]
@@ -61,10 +65,9 @@ def test_each_member_computes_what_its_unpacked_trial_computes(
     assert outcomes == {t.trial_id: "finished" for t in trials}
     for i, trial in enumerate(trials):
         run, single = run_unpacked(trial, tmp_path / trial.trial_id)
-        for name, value in single["model"].items():
-            key = "params." + name.removeprefix("net.")
+        for name, value in single["state"]["params"].items():
             assert value.dtype == torch.float64
-            torch.testing.assert_close(state["model"][key][i], value, rtol=0, atol=1e-9)
+            torch.testing.assert_close(state["state"]["params"][name][i], value[0], rtol=0, atol=1e-9)
         packed_metrics, metrics = _timeless(runs[i].metrics), _timeless(run.metrics)
         assert packed_metrics.keys() == metrics.keys()
         for step in metrics:

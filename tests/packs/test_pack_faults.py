@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from aesweep.trainables.packs import trainable
+from aesweep.trainables.step import members as stepped
 from tests.packs.pack_helpers import grid, run_packed
 from tests.trainables.trainable_helpers import MemoryRun
 
@@ -28,15 +28,15 @@ def test_a_diverging_member_is_masked_and_the_others_go_on(
 ) -> None:
     trials = grid(write_spec, MODEL, STRATEGY, epochs=2)[:4]
     _, clean, _ = run_packed([trials[i] for i in (0, 2, 3)], tmp_path / "clean")
-    build = trainable.build_members
+    build = stepped.build_members
 
     def poisoned(members, data, device):  # type: ignore[no-untyped-def]
-        pack, generators = build(members, data, device)
+        models, generators = build(members, data, device)
         with torch.no_grad():
-            next(iter(pack.params.values()))[1].fill_(float("nan"))
-        return pack, generators
+            next(iter(models[1].parameters())).fill_(float("nan"))
+        return models, generators
 
-    monkeypatch.setattr(trainable, "build_members", poisoned)
+    monkeypatch.setattr(stepped, "build_members", poisoned)
     runs, state, outcomes = run_packed(trials, tmp_path / "pack")
     assert outcomes[trials[1].trial_id] == "diverged"
     assert runs[1].outcome == "diverged" and runs[1].tags["aesweep.diverged_epoch"] == 1
@@ -44,7 +44,7 @@ def test_a_diverging_member_is_masked_and_the_others_go_on(
     for i in (0, 2, 3):
         assert runs[i].outcome == "finished" and sorted(runs[i].metrics) == [1, 2]
     assert state["active"].tolist() == [True, False, True, True]
-    _close(state["model"], clean["model"], [0, 2, 3], [0, 1, 2])
+    _close(state["state"]["params"], clean["state"]["params"], [0, 2, 3], [0, 1, 2])
 
 
 def test_a_pack_resumes_from_its_checkpoint_also_with_fewer_members(
@@ -61,6 +61,8 @@ def test_a_pack_resumes_from_its_checkpoint_also_with_fewer_members(
             members, tmp_path / f"resumed{len(rows)}", resume=first, runs=logged
         )
         assert set(outcomes.values()) == {"finished"}
-        _close(state["model"], straight["model"], list(range(len(rows))), rows)
+        _close(
+            state["state"]["params"], straight["state"]["params"], list(range(len(rows))), rows
+        )
         for run in runs:
             assert run.logged_steps == [2, 2] and run.tags["aesweep.resumed_from_epoch"] == 1

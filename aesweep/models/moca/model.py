@@ -12,19 +12,19 @@ from __future__ import annotations
 import torch
 
 from aesweep.distances import contrastive_uniformity
-from aesweep.models.base import AutoencoderModel, LatentSet
+from aesweep.models.base import AutoencoderModel, Draws, LatentSet
 from aesweep.models.moca.config import MoCAConfig
 
 
 class MoCA(AutoencoderModel):
     cfg: MoCAConfig
 
-    def latent_loss(self, z_set: torch.Tensor) -> torch.Tensor:
+    def latent_loss(self, z_set: torch.Tensor, draws: Draws | None = None) -> torch.Tensor:
         """Contrastive uniformity of a set against itself (minibatch): each row against the
         N - 1 others, its own pair left out (MoCA §3: the negatives are other samples)."""
         return contrastive_uniformity(z_set, z_set, tau=self.cfg.tau, exclude_self=True)
 
-    def set_loss(self, latents: LatentSet) -> torch.Tensor:
+    def set_loss(self, latents: LatentSet, draws: Draws | None = None) -> torch.Tensor:
         """With the momentum queue: L_MoCo of the fresh queries against the queue, with the
         keys as positives. Otherwise (moving window: k fresh + n - k stored) the fresh rows
         against the whole joined set, exactly their own n pairs left out (normalised by

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aesweep.models.base import AutoencoderModel, LatentSet
+from aesweep.models.base import AutoencoderModel, Draws, LatentSet
 from aesweep.models.wae_gan.config import DiscriminatorConfig, WAEGANConfig
 
 
@@ -68,20 +68,26 @@ class WAEGAN(AutoencoderModel):
     def autoencoder_parameters(self) -> Iterator[nn.Parameter]:
         return self.net.parameters()
 
-    def latent_loss(self, z_set: torch.Tensor) -> torch.Tensor:
+    def latent_loss(self, z_set: torch.Tensor, draws: Draws | None = None) -> torch.Tensor:
         """-mean log D(z): the non-saturating adversarial penalty of the encoder."""
         return F.softplus(-self.discriminator(z_set)).mean()
 
-    def set_loss(self, latents: LatentSet) -> torch.Tensor:
+    def set_loss(self, latents: LatentSet, draws: Draws | None = None) -> torch.Tensor:
         """A per-sample penalty: stored rows (no gradient) would only shift its value."""
         return self.latent_loss(latents.fresh)
 
-    def after_step(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
+    def after_step(
+        self,
+        x: torch.Tensor,
+        z: torch.Tensor | None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, torch.Tensor]:
         """One step of D on E_after(x), the batch re-encoded after the autoencoder's step (the
         authors' ``wae.py``; ``z``, the latents from before it, is not used), against a prior
-        sample of the same size."""
+        sample of the same size (from ``generator``)."""
         z = self.reencode(x)
-        prior = self.sample_prior(len(z), device=z.device).to(z.dtype)
+        prior = self.sample_prior(len(z), device=z.device, generator=generator).to(z.dtype)
         logits_prior, logits_latent = self.discriminator(prior), self.discriminator(z)
         loss = self.cfg.lambda_ * discriminator_loss(logits_prior, logits_latent)
         self.discriminator_optimizer.zero_grad(set_to_none=True)
@@ -106,9 +112,14 @@ class WAEGAN(AutoencoderModel):
                     b.copy_(kept)
 
     def extra_state_dict(self) -> dict[str, Any]:
-        return {"discriminator_optimizer": self.discriminator_optimizer.state_dict()}
+        return {
+            "discriminator": self.discriminator.state_dict(),
+            "discriminator_optimizer": self.discriminator_optimizer.state_dict(),
+        }
 
     def load_extra_state_dict(self, state: dict[str, Any]) -> None:
+        if "discriminator" in state:
+            self.discriminator.load_state_dict(state["discriminator"])
         if "discriminator_optimizer" in state:
             self.discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
 

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
 from aesweep.data.base import TrainSplit
 from aesweep.models.base import AutoencoderModel
-from aesweep.strategies.base import StepSums, Strategy, epoch_batches, optimizer_step
+from aesweep.strategies.base import SetStrategy
 from aesweep.strategies.minibatch.config import MinibatchConfig
 
 
-class Minibatch(Strategy):
-    """Shuffles the training tensor each epoch and takes full batches (the last partial one is
-    dropped, so every latent distance sees exactly ``batch_size`` rows)."""
+class Minibatch(SetStrategy):
+    """Full batches of ``batch_size`` images in a fresh random order each epoch (the last
+    partial one is dropped, so every latent distance sees exactly ``batch_size`` rows); F
+    sees the batch's latents. No state."""
 
     cfg: MinibatchConfig
 
-    def train_epoch(
-        self,
-        model: AutoencoderModel,
-        optimizer: torch.optim.Optimizer,
-        train: TrainSplit,
-        epoch: int,
-    ) -> StepSums:
-        sums = StepSums()
-        for x in epoch_batches(train, self.cfg.batch_size):
-            z = model.encode(x)
-            sums.add(optimizer_step(model, optimizer, x, z, z))
-        return sums
+    def __init__(
+        self, cfg: Any, model: AutoencoderModel, train: TrainSplit, *, epochs: int | None = None
+    ) -> None:
+        super().__init__(cfg, model, train, epochs=epochs)
+        self.fresh = self.set_rows = cfg.batch_size

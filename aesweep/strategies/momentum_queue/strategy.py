@@ -7,41 +7,29 @@ MMD / CW: the distance of q joined with the queue); one optimiser step; then
 Ẽ ← m Ẽ + (1 - m) E with m = 1 - (1 - m0)(cos(π t/T) + 1)/2 (t: this step's index from 0, T:
 the trial's total steps), and k is enqueued over the oldest keys. The queue starts as K prior
 samples (MoCo's random unit vectors for a sphere prior). Queue, encoder and step count are
-checkpointed.
+the strategy's state (checkpointed with the trial).
 """
 
 from __future__ import annotations
 
-import copy
 import math
-from typing import Any
 
 import torch
-from torch import nn
 
 from aesweep.data.base import TrainSplit
 from aesweep.models.base import AutoencoderModel, LatentSet
-from aesweep.strategies.base import StepSums, Strategy, epoch_batches, optimizer_step
+from aesweep.models.functional import NetworkCalls, encoder_part, network_state
+from aesweep.strategies.base import SetStrategy, Tensors
 from aesweep.strategies.momentum_queue.config import MomentumQueueConfig
-from aesweep.strategies.moving_window.strategy import LatentBuffer
 
 
-def momentum_at(step: int, total_steps: int, base: float) -> float:
-    """MoCA's cosine schedule: m0 at step 0, rising to 1 at step T."""
-    return 1.0 - (1.0 - base) * (math.cos(math.pi * step / total_steps) + 1.0) / 2.0
+def momentum_at(step: torch.Tensor, total_steps: int, base: float) -> torch.Tensor:
+    """MoCA's cosine schedule: m0 at step 0, rising to 1 at step T (and staying there)."""
+    t = step.clamp(max=total_steps) / total_steps
+    return 1.0 - (1.0 - base) * (torch.cos(math.pi * t) + 1.0) / 2.0
 
 
-@torch.no_grad()
-def momentum_update(target: nn.Module, source: nn.Module, m: float) -> None:
-    """target ← m target + (1 - m) source for the parameters; buffers (BatchNorm statistics)
-    are copied from ``source``."""
-    for p_t, p_s in zip(target.parameters(), source.parameters(), strict=True):
-        p_t.mul_(m).add_(p_s.detach(), alpha=1.0 - m)
-    for b_t, b_s in zip(target.buffers(), source.buffers(), strict=True):
-        b_t.copy_(b_s)
-
-
-class MomentumQueue(Strategy):
+class MomentumQueue(SetStrategy):
     cfg: MomentumQueueConfig
 
     def __init__(
@@ -56,49 +44,55 @@ class MomentumQueue(Strategy):
         if epochs is None:
             raise ValueError("momentum_queue needs the trial's epochs for its momentum schedule")
         self.total_steps = max(1, epochs * (len(train) // cfg.batch_size))
-        self.key_encoder = copy.deepcopy(model.net.encoder).requires_grad_(False)
-        self.queue = LatentBuffer(model.sample_prior(cfg.size).detach())
-        self.step = 0
-        self.device = model.param_device()
+        self.fresh = cfg.batch_size
+        self.set_rows = cfg.batch_size + cfg.size
 
-    def momentum(self) -> float:
-        """The momentum of the update after the current step."""
-        return momentum_at(min(self.step, self.total_steps), self.total_steps, self.cfg.momentum)
+    def init_state(
+        self, model: AutoencoderModel, generator: torch.Generator, device: torch.device
+    ) -> Tensors:
+        """Ẽ = E, the queue K prior samples, step 0 (queue slots as keys: ``key.*``)."""
+        params, buffers = network_state(model)
+        queue = model.sample_prior(self.cfg.size, device=device, generator=generator)
+        state: Tensors = {"queue": queue.to(next(iter(params.values())).dtype)}
+        state["step"] = torch.zeros((), dtype=torch.float64, device=device)
+        state.update({f"key.{k}": v for k, v in encoder_part(params).items()})
+        state.update({f"keybuf.{k}": v for k, v in encoder_part(buffers).items()})
+        return state
 
-    @torch.no_grad()
-    def keys(self, model: AutoencoderModel, x: torch.Tensor) -> torch.Tensor:
-        self.key_encoder.train(model.training)
-        return model.project_latent(self.key_encoder(x))
+    @staticmethod
+    def _split(state: Tensors, prefix: str) -> Tensors:
+        return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
-    def train_epoch(
+    def keys(self, calls: NetworkCalls, state: Tensors, x: torch.Tensor) -> torch.Tensor:
+        key_buffers = {k: v.clone() for k, v in self._split(state, "keybuf.").items()}
+        with torch.no_grad():
+            return calls.encode_with(self._split(state, "key."), key_buffers, x).detach()
+
+    def latent_set(
+        self, z: torch.Tensor, state: Tensors, keys: torch.Tensor | None
+    ) -> LatentSet:
+        return LatentSet(z, stored=state["queue"], keys=keys)
+
+    def advance(
         self,
-        model: AutoencoderModel,
-        optimizer: torch.optim.Optimizer,
-        train: TrainSplit,
-        epoch: int,
-    ) -> StepSums:
-        sums = StepSums()
-        for x in epoch_batches(train, self.cfg.batch_size):
-            z = model.encode(x)
-            k = self.keys(model, x)
-            # The backward pass is over before push() overwrites queue rows in place.
-            latents = LatentSet(z, stored=self.queue.rows, keys=k)
-            sums.add(optimizer_step(model, optimizer, x, z, latents))
-            momentum_update(self.key_encoder, model.net.encoder, self.momentum())
-            self.queue.push(k)
-            self.step += 1
-        return sums
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "key_encoder": self.key_encoder.state_dict(),
-            "queue": self.queue.rows.detach().cpu(),
-            "next": self.queue.next,
-            "step": self.step,
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.key_encoder.load_state_dict(state["key_encoder"])
-        self.queue = LatentBuffer(state["queue"].to(self.device))
-        self.queue.next = int(state["next"])
-        self.step = int(state["step"])
+        state: Tensors,
+        z: torch.Tensor,
+        keys: torch.Tensor | None,
+        params: Tensors,
+        buffers: Tensors,
+    ) -> Tensors:
+        assert keys is not None
+        step = state["step"]
+        m = momentum_at(step, self.total_steps, self.cfg.momentum)
+        new: Tensors = {}
+        for k, p in encoder_part(params).items():
+            mk = m.to(p.dtype)
+            new[f"key.{k}"] = mk * state[f"key.{k}"] + (1 - mk) * p.detach()
+        for k, b in encoder_part(buffers).items():
+            new[f"keybuf.{k}"] = b
+        size, batch = self.cfg.size, len(keys)
+        start = (step * batch).remainder(size).to(torch.int64)
+        index = (start + torch.arange(batch, device=keys.device)).remainder(size)
+        new["queue"] = state["queue"].index_copy(0, index, keys.to(state["queue"].dtype))
+        new["step"] = step + 1
+        return new

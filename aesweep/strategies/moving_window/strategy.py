@@ -3,49 +3,29 @@
 Each step reads k new images; the latent distance sees their k fresh latents (with gradient)
 plus the n - k latents kept from earlier steps (no gradient, computed by the encoder of their
 own step before its update); rec covers the k new images only. Afterwards the k fresh latents
-overwrite the oldest stored ones (a circular buffer). As in the authors' code the buffer is
-refilled with prior samples at each epoch start. With k = n nothing is stored or drawn, and a
-step is the minibatch step: MoW(n, n) equals minibatch(n) by construction (same image order,
-same RNG draws, same set handed to the distance).
+replace the oldest stored ones (the stored rows are the n - k most recent latents; F ignores
+their order). As in the authors' code the store is refilled with prior samples at each epoch
+start. With k = n nothing is stored or drawn, and a step is the minibatch step: MoW(n, n)
+equals minibatch(n) by construction (same image order, same draws, same set handed to F).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 
 from aesweep.data.base import TrainSplit
 from aesweep.models.base import AutoencoderModel, LatentSet
-from aesweep.strategies.base import StepSums, Strategy, epoch_batches, optimizer_step
+from aesweep.strategies.base import SetStrategy, Tensors
 from aesweep.strategies.moving_window.config import MovingWindowConfig
 
 
-class LatentBuffer:
-    """The n - k stored latents: a circular buffer that always holds the most recent rows."""
-
-    def __init__(self, rows: torch.Tensor) -> None:
-        self.rows = rows
-        self.next = 0  # index of the oldest row, overwritten first
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def push(self, latents: torch.Tensor) -> None:
-        """Overwrite the oldest rows with ``latents`` (detached); if there are more new rows
-        than the buffer holds, only the most recent ones are kept."""
-        size = len(self.rows)
-        latents = latents.detach()[-size:]
-        index = (self.next + torch.arange(len(latents), device=self.rows.device)) % size
-        self.rows.index_copy_(0, index, latents.to(self.rows.dtype))
-        self.next = (self.next + len(latents)) % size
-
-    def ordered(self) -> torch.Tensor:
-        """The rows from oldest to newest (for tests and inspection; F ignores the order)."""
-        return torch.roll(self.rows, -self.next, dims=0)
+def push_latest(rows: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+    """The ``len(rows)`` most recent rows of ``rows`` followed by ``latents`` (the oldest
+    dropped first)."""
+    return torch.cat([rows, latents.to(rows.dtype)])[-len(rows) :]
 
 
-class MovingWindow(Strategy):
+class MovingWindow(SetStrategy):
     cfg: MovingWindowConfig
 
     def __init__(
@@ -57,42 +37,45 @@ class MovingWindow(Strategy):
         epochs: int | None = None,
     ) -> None:
         super().__init__(cfg, model, train, epochs=epochs)
+        self.fresh, self.set_rows = cfg.fresh, cfg.window
         self.stored = cfg.window - cfg.fresh
-        self.buffer: LatentBuffer | None = None
-        self.device = model.param_device()
+        self.latent_dim = model.latent_dim
 
-    def refill(self, model: AutoencoderModel) -> None:
-        """n - k prior samples (N(0, I), or on the sphere for a sphere prior)."""
-        self.buffer = LatentBuffer(model.sample_prior(self.stored).detach())
-
-    def train_epoch(
-        self,
-        model: AutoencoderModel,
-        optimizer: torch.optim.Optimizer,
-        train: TrainSplit,
-        epoch: int,
-    ) -> StepSums:
-        sums = StepSums()
-        if self.stored and (self.cfg.reset_each_epoch or self.buffer is None):
-            self.refill(model)
-        for x in epoch_batches(train, self.cfg.fresh):
-            z = model.encode(x)
-            if self.buffer is None:  # k = n: exactly the minibatch step
-                sums.add(optimizer_step(model, optimizer, x, z, z))
-                continue
-            # The backward pass is over before push() overwrites rows in place.
-            latents = LatentSet(z, stored=self.buffer.rows)
-            sums.add(optimizer_step(model, optimizer, x, z, latents))
-            self.buffer.push(z)
-        return sums
-
-    def state_dict(self) -> dict[str, Any]:
-        if self.buffer is None:
+    def init_state(
+        self, model: AutoencoderModel, generator: torch.Generator, device: torch.device
+    ) -> Tensors:
+        if not self.stored:
             return {}
-        return {"rows": self.buffer.rows.detach().cpu(), "next": self.buffer.next}
+        dtype = next(model.parameters()).dtype
+        return {"rows": torch.zeros(self.stored, self.latent_dim, dtype=dtype, device=device)}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if not state:
-            return
-        self.buffer = LatentBuffer(state["rows"].to(self.device))
-        self.buffer.next = int(state["next"])
+    def epoch_state(
+        self,
+        state: Tensors,
+        model: AutoencoderModel,
+        generator: torch.Generator,
+        device: torch.device,
+        *,
+        first: bool,
+    ) -> Tensors:
+        """n - k prior samples (N(0, I), or on the sphere) at each epoch start, or at the
+        first only without ``reset_each_epoch``."""
+        if not self.stored or not (self.cfg.reset_each_epoch or first):
+            return state
+        rows = model.sample_prior(self.stored, device=device, generator=generator)
+        return {"rows": rows.to(state["rows"].dtype)}
+
+    def latent_set(
+        self, z: torch.Tensor, state: Tensors, keys: torch.Tensor | None
+    ) -> LatentSet:
+        return LatentSet(z, stored=state["rows"]) if self.stored else LatentSet(z)
+
+    def advance(
+        self,
+        state: Tensors,
+        z: torch.Tensor,
+        keys: torch.Tensor | None,
+        params: Tensors,
+        buffers: Tensors,
+    ) -> Tensors:
+        return {"rows": push_latest(state["rows"], z)} if self.stored else state

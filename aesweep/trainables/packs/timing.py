@@ -1,10 +1,9 @@
 """Member-steps per second of a pack and of the same trials unpacked (torch only: no Ray, no
 MLflow), and the pack size ``compute.pack: auto`` takes from them.
 
-A step here is the training step a trial runs (:class:`PackStep` for a pack; the unpacked
-strategy's encode + :func:`aesweep.strategies.base.optimizer_step` for a trial), on batches
-drawn at random from the training split with the strategy's shapes (fresh images, and for a
-moving window the stored latents). ``compute.pack: auto`` (:func:`decide`) on a CPU times a
+A step here is the one training step a trial runs (under vmap for a pack, called directly
+for a trial; eager), on batches drawn at random from the training split with the strategy's
+shapes. ``compute.pack: auto`` (:func:`decide`) on a CPU times a
 pack of N members against one unpacked trial, a few hundred steps each within a time budget, and
 packs where the member-steps/s ratio beats :data:`MARGIN`; on a GPU it packs up to a memory
 bound. ``benchmarks/bench_packs.py`` uses the same timers.
@@ -21,15 +20,7 @@ import torch
 from aesweep.config.packs import PackSize
 from aesweep.config.trial import TrialConfig
 from aesweep.data.base import TensorDataset
-from aesweep.models.base import LatentSet
-from aesweep.models.loading import build_autoencoder
-from aesweep.strategies.base import optimizer_step
-from aesweep.strategies.moving_window.strategy import LatentBuffer
-from aesweep.trainables.optimizers import build_optimizer
-from aesweep.trainables.packs.optim import build_packed_optimizer
-from aesweep.trainables.packs.step import PackStep
-from aesweep.trainables.packs.strategies import PackedStrategy
-from aesweep.trainables.packs.trainable import build_members
+from aesweep.trainables.step.members import SteppedMembers
 
 MARGIN = 1.2
 """A pack must do this many times the member-steps/s of one trial to be worth it."""
@@ -38,14 +29,6 @@ MAX_MEMBERS = 64
 GPU_MEMORY_FRACTION = 0.5
 """Of the free GPU memory, what ``auto`` lets one pack take."""
 WARMUP_STEPS = 3
-
-
-def shapes(trial: TrialConfig) -> tuple[int, int]:
-    """(fresh images a step, stored latents) of the trial's strategy."""
-    s = trial.strategy
-    if s.kind == "moving_window":
-        return int(s.fresh), int(s.window - s.fresh)  # type: ignore[attr-defined]
-    return int(s.batch_size), 0  # type: ignore[attr-defined]
 
 
 def _timed(run: Callable[[int], None], device: torch.device, steps: int, budget_s: float) -> float:
@@ -71,6 +54,28 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _block_runner(members: SteppedMembers) -> Callable[[int], None]:
+    """One block of :data:`BLOCK` steps of ``members`` (eager) on images drawn at random."""
+    train = members.data.train
+    assert isinstance(train, torch.Tensor)
+    g = torch.Generator(device=train.device).manual_seed(0)
+    members._epoch_start(first=True)
+    n, hp = members.strategy.fresh, members._hp()
+    shape = (len(members), BLOCK, n) if members.packed else (BLOCK, n)
+
+    def run(_: int) -> None:
+        xs = train[torch.randint(len(train), shape, generator=g, device=train.device)]
+        members.state = members.runner(
+            members.state, xs, members._draws(BLOCK), hp, members.active
+        )[0]
+
+    return run
+
+
+BLOCK = 4
+"""Steps per timed call (a block of the one step, as an epoch runs them)."""
+
+
 def packed_rate(
     trials: Sequence[TrialConfig],
     data: TensorDataset,
@@ -78,28 +83,10 @@ def packed_rate(
     *,
     steps: int = 300,
     budget_s: float = 1.0,
-    cuda_graph: bool = False,
 ) -> float:
-    """Member-steps/s of ``trials`` as one pack."""
-    pack, generators = build_members(trials, data, device)
-    optimizer = build_packed_optimizer(pack.parameter_list(), [t.optimizer for t in trials])
-    active = torch.ones(len(trials), dtype=torch.bool, device=device)
-    step = PackStep(pack, optimizer, generators, active, cuda_graph=cuda_graph)
-    strategy = PackedStrategy(trials[0].strategy.kind, trials[0].strategy)
-    fresh, stored = shapes(trials[0])
-    if stored:
-        strategy.buffer = pack.sample_prior(stored, generators).detach()
-    train = data.train
-    assert isinstance(train, torch.Tensor)
-    g = torch.Generator(device=train.device).manual_seed(0)
-
-    def run(_: int) -> None:
-        index = torch.randint(len(train), (len(trials), fresh), generator=g, device=train.device)
-        z = step(train[index], strategy.buffer)[1]
-        if strategy.buffer is not None:
-            strategy.push(z)
-
-    return len(trials) * _timed(run, device, steps, budget_s)
+    """Member-steps/s of ``trials`` as one pack (the one step under vmap, eager)."""
+    run = _block_runner(SteppedMembers(trials, data, device))
+    return len(trials) * BLOCK * _timed(run, device, max(1, steps // BLOCK), budget_s)
 
 
 def unpacked_rate(
@@ -110,32 +97,16 @@ def unpacked_rate(
     steps: int = 300,
     budget_s: float = 1.0,
 ) -> float:
-    """Member-steps/s of ``trials`` trained one after another, each its own model and
-    ``torch.optim`` optimiser (what N unpacked trials on one worker do), interleaved step by
-    step so that all of them are measured over the same stretch of time."""
-    fresh, stored = shapes(trials[0])
-    models, optimizers = [], []
-    buffers: list[LatentBuffer | None] = []
-    for cfg in trials:
-        torch.manual_seed(cfg.seed)
-        model = build_autoencoder(cfg.model, data).to(device)
-        models.append(model)
-        optimizers.append(build_optimizer(cfg.optimizer, model.parameters()))
-        buffers.append(LatentBuffer(model.sample_prior(stored).detach()) if stored else None)
-    train = data.train
-    assert isinstance(train, torch.Tensor)
-    g = torch.Generator(device=train.device).manual_seed(0)
+    """Member-steps/s of ``trials`` trained one after another, each a trial of its own (the
+    one step called directly, eager), interleaved block by block so that all of them are
+    measured over the same stretch of time."""
+    runs = [_block_runner(SteppedMembers([t], data, device)) for t in trials]
 
-    def run(_: int) -> None:
-        for model, optimizer, buffer in zip(models, optimizers, buffers, strict=True):
-            x = train[torch.randint(len(train), (fresh,), generator=g, device=train.device)]
-            z = model.encode(x)
-            z_set = z if buffer is None else LatentSet(z, stored=buffer.rows)
-            optimizer_step(model, optimizer, x, z, z_set)
-            if buffer is not None:
-                buffer.push(z)
+    def run(i: int) -> None:
+        for one in runs:
+            one(i)
 
-    return len(trials) * _timed(run, device, steps, budget_s)
+    return len(trials) * BLOCK * _timed(run, device, max(1, steps // BLOCK), budget_s)
 
 
 @dataclass
