@@ -16,6 +16,7 @@ from aesweep.sweeps.importance import EVALUATORS, importance, sweep_importance
 from aesweep.sweeps.load import load_plan
 from aesweep.sweeps.results import result_groups
 from aesweep.tracking.store import SweepStore, TrialRun
+from tests.conftest import tiny_spec
 from tests.evaluation.conftest import open_png
 
 LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
@@ -153,3 +154,28 @@ def test_groups_drive_the_scopes(recorded_sweep) -> None:
     groups = result_groups(spec, trials, store)
     results = sweep_importance(groups, "cost", "min", EVALUATORS.get("ped-anova"))
     assert len(results) == len(groups) + 1
+
+
+@pytest.mark.slow
+def test_a_small_real_sweep(write_spec, mlflow_uri, tmp_path, capsys) -> None:
+    """Digits, 3 lrs x 3 seeds of one epoch, run inline; its importance read back from MLflow."""
+    spec = tiny_spec(mlflow_uri, tmp_path / "ray", seeds=[0, 1, 2])
+    spec["optimizer"]["lr"] = [0.0001, 0.001, 0.01]
+    spec["tracking"]["system_metrics"] = False
+    path = write_spec(spec)
+    assert main(["run", str(path), "--inline"]) == 0
+    capsys.readouterr()
+    assert main(["results", str(path), "--importance"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[1] == "digits / cwae / minibatch(32) (9 trials):"
+    assert sorted(ln.split()[0] for ln in lines[2:]) == ["optimizer.lr", "seed"]
+    figures = {ln.split()[0]: float(ln.split()[1]) for ln in lines[2:]}
+    assert sum(figures.values()) == pytest.approx(1.0, abs=2e-3)
+    parent = SweepStore(mlflow_uri, "tiny").latest_parent_run("tiny")
+    assert f"in run {parent}" in err
+    client = MlflowClient(tracking_uri=mlflow_uri)
+    metrics = client.get_run(parent).data.metrics
+    assert metrics["importance.optimizer.lr"] == pytest.approx(figures["optimizer.lr"], abs=1e-3)
+    assert metrics["importance.trials"] == 9
+    assert "plots/importance.png" in [a.path for a in client.list_artifacts(parent, "plots")]

@@ -473,6 +473,14 @@ def test_missing_data_names_the_field(tmp_path: Path, write_spec) -> None:
         ({**GOOD, "tracking": {"uri": ""}}, "tracking.uri: String should have at least 1 char"),
         ({**GOOD, "tracking": {"storage": ""}}, "tracking.storage: String should have at least"),
         ({**GOOD, "tracking": {"experiment": ""}}, "tracking.experiment: String should have"),
+        (
+            {**GOOD, "tracking": {"system_metrics": "sometimes"}},
+            "tracking.system_metrics: Input should be a valid boolean (got 'sometimes')",
+        ),
+        (
+            {**GOOD, "tracking": {"system_metrics_interval": 0}},
+            "tracking.system_metrics_interval: Input should be greater than 0",
+        ),
         ({**GOOD, "data": {"dataset": "mnist", "root": ""}}, "data.root: String should have"),
         (
             {**GOOD, "data": {"dataset": "image_folder", "path": ""}},

@@ -34,6 +34,7 @@ from aesweep.data.loading import load_dataset
 from aesweep.models.loading import build_autoencoder
 from aesweep.models.packed import PackedAutoencoder
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
+from aesweep.tracking.system_metrics import system_metrics
 from aesweep.trainables.checkpoint_files import MEMBERS_FILE, write_meta
 from aesweep.trainables.epochs import all_finite, evaluation_due
 from aesweep.trainables.evaluation import evaluate_autoencoder
@@ -260,7 +261,9 @@ def _restore_folder(reporter: Reporter, payload: PackPayload) -> Path | None:
 
 def run_pack(payload: PackPayload, reporter: Reporter) -> dict[str, str]:
     """A pack's MLflow lifecycle: every member's run started and tagged with the pack's id
-    (an exception ends each unfinished member's run failed, or killed, and propagates)."""
+    (an exception ends each unfinished member's run failed, or killed, and propagates). The
+    node's system metrics go to every member (one process trains them all), sampled while
+    the first member's run is RUNNING."""
     torch.set_num_threads(payload.threads)
     runs = [TrialRun(m.tracking_uri, m.run_id) for m in payload.members]
     tags: dict[str, Any] = {
@@ -276,8 +279,11 @@ def run_pack(payload: PackPayload, reporter: Reporter) -> dict[str, str]:
         run.set_tags(tags)
         run.log_protocol(protocol_params(member.trial))
     outcomes: dict[str, str] = {}
+    first = payload.members[0]
+    ids = [m.run_id for m in payload.members]
     try:
-        return train_pack(payload, reporter, runs, outcomes=outcomes)
+        with system_metrics(first.tracking_uri, ids, first.system_metrics_s):
+            return train_pack(payload, reporter, runs, outcomes=outcomes)
     except (KeyboardInterrupt, SystemExit):
         for member, run in zip(payload.members, runs, strict=True):
             if outcomes.get(member.trial.trial_id, "running") == "running":
