@@ -23,6 +23,7 @@ from aesweep.config.models import (
     WithReconstruction,
 )
 from aesweep.data.base import TensorDataset
+from aesweep.models.initialisation import initialise
 from aesweep.models.reconstruction import squared_error_sums
 
 
@@ -69,6 +70,7 @@ class AutoencoderModel(nn.Module):
         self.net = ARCHITECTURES.load(cfg.architecture)(
             sample_shape, cfg.latent_dim, width=cfg.width, sigmoid_output=is_image
         )
+        initialise(self.net, cfg.init)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.project_latent(self.net.encoder(x))

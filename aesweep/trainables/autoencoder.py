@@ -13,6 +13,7 @@ import torch
 from aesweep.config.trial import TrialConfig, TrialPayload
 from aesweep.data.loading import load_dataset
 from aesweep.models.loading import build_autoencoder
+from aesweep.models.wae_encoder import WAEEncoderModel
 from aesweep.strategies.loading import build_strategy
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
 from aesweep.trainables.epochs import train_epochs
@@ -39,6 +40,8 @@ def train_autoencoder(
     device = pick_device(payload.use_gpu)
     data = load_dataset(cfg.data).to(device)
     model = build_autoencoder(cfg.model, data).to(device)
+    if isinstance(model, WAEEncoderModel):  # e_pretrain (a resumed trial's checkpoint replaces it)
+        model.pretrain_encoder(data.train, partial(build_optimizer, cfg.optimizer))
     strategy = build_strategy(cfg.strategy, model, data.train, epochs=cfg.epochs)
     if cfg.compute.compile:
         # After the strategy (a momentum encoder is a deep copy of the uncompiled encoder).

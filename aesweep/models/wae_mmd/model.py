@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 
 from aesweep.distances import mmd_imq
-from aesweep.models.base import AutoencoderModel
+from aesweep.models.wae_encoder import WAEEncoderModel
 from aesweep.models.wae_mmd.config import WAEMMDConfig
 
 
-class WAEMMD(AutoencoderModel):
+class WAEMMD(WAEEncoderModel):
     cfg: WAEMMDConfig
 
     def latent_loss(self, z_set: torch.Tensor) -> torch.Tensor:
