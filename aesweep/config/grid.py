@@ -198,6 +198,8 @@ def grid_model(cls: type[M]) -> type[GridModel]:
             fields[name] = (annotation, Field(default, **kwargs))
         else:
             annotation = _annotated(info.annotation, *info.metadata)
+            if info.discriminator is not None:  # a tagged union's tag (a model's init)
+                kwargs["discriminator"] = info.discriminator
             if info.default_factory is not None:
                 fields[name] = (annotation, Field(default_factory=info.default_factory, **kwargs))
             else:

@@ -29,6 +29,7 @@ from aesweep.config.costs import COSTS
 from aesweep.config.data import DataConfig
 from aesweep.config.distances import DistanceKind
 from aesweep.config.grid import Sweepable
+from aesweep.config.init import INITS, InitConfig, PytorchInit
 from aesweep.config.registry import Registry
 
 if TYPE_CHECKING:
@@ -166,7 +167,8 @@ MODELS: Registry[type[ModelConfig]] = Registry("model family", check=_check_fami
 
 
 class AutoencoderConfig(ModelConfig):
-    """What the stage-1 autoencoder families share: networks, prior and the Latent Trick."""
+    """What the stage-1 autoencoder families share: networks and their initialisation, prior
+    and the Latent Trick."""
 
     architecture: Annotated[str, Registered(ARCHITECTURES)] = Field(
         "mlp", description="the encoder/decoder networks: " + ", ".join(ARCHITECTURES)
@@ -174,6 +176,14 @@ class AutoencoderConfig(ModelConfig):
     width: Annotated[float, Field(gt=0)] = Field(1.0, description="scales units and channels")
     prior: Annotated[str, Registered(PRIORS)] = Field(
         "gaussian", description="the latent prior: " + ", ".join(PRIORS)
+    )
+    init: InitConfig = Field(
+        PytorchInit(),
+        exclude_if=lambda v: v.is_default,  # out of trial ids while PyTorch's own
+        description="how the encoder and decoder (and WAE-GAN's discriminator) are initialised "
+        "(kind: "
+        + ", ".join(INITS)
+        + "); pytorch: PyTorch's defaults (see aesweep/config/init.py)",
     )
     latent_trick: LatentTrickConfig | None = Field(
         None,

@@ -48,6 +48,8 @@ def why_unpacked(trial: TrialConfig) -> str | None:
         return f"architecture {model.get('architecture')} has no packed form (mlp only)"
     if model.get("latent_trick") is not None:
         return "the Latent Trick's stage 2 runs unpacked"
+    if model.get("e_pretrain") is not None or model.get("e_add_noise"):
+        return "WAE's encoder pretraining and input noise run unpacked"
     if trial.data.dataset in STREAMED_DATASETS:
         return f"{trial.data.dataset} streams from disk"
     if trial.evaluation.fid is not None:

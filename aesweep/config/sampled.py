@@ -53,3 +53,6 @@ class SearchPayload(StrictConfig):
     rank_mode: Literal["min", "max"] = "min"
     keys: list[str] = Field(description="the sampled keys of Tune's config (section.field)")
     workdir: str = Field(description="where the spec was submitted: relative data locations")
+    system_metrics_s: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="seconds between samples of the node's CPU, memory, GPU (None: off)"
+    )

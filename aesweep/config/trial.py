@@ -147,3 +147,6 @@ class TrialPayload(StrictConfig):
         None, description="the metric a searcher or scheduler ranks by: in every Tune report"
     )
     rank_mode: Literal["min", "max"] = Field("min", description="min or max: its worst is ±inf")
+    system_metrics_s: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="seconds between samples of the node's CPU, memory, GPU (None: off)"
+    )

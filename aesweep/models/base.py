@@ -23,6 +23,7 @@ from aesweep.config.models import (
     WithReconstruction,
 )
 from aesweep.data.base import TensorDataset
+from aesweep.models.initialisation import initialise
 from aesweep.models.reconstruction import squared_error_sums
 
 
@@ -73,6 +74,7 @@ class AutoencoderModel(nn.Module):
         self.net = ARCHITECTURES.load(cfg.architecture)(
             sample_shape, cfg.latent_dim, width=cfg.width, sigmoid_output=is_image
         )
+        initialise(self.net, cfg.init)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.project_latent(self.net.encoder(x))
@@ -136,13 +138,25 @@ class AutoencoderModel(nn.Module):
         return rec
 
     def step_draws(
-        self, rows: int, steps: int, generator: torch.Generator | None, device: torch.device
+        self,
+        rows: int,
+        steps: int,
+        generator: torch.Generator | None,
+        device: torch.device,
+        *,
+        images: tuple[int, ...] = (),
     ) -> Draws:
         """The random inputs of ``steps`` training steps whose latent set has ``rows`` rows,
         each (steps, ...), drawn from ``generator`` in a fixed order (the RNG protocol of the
         README: drawn outside the step, so eager, packed and compiled steps see the same
-        numbers). Families whose objective draws nothing return ``{}``."""
+        numbers). ``images``: the shape of a step's images (fresh rows first), for draws on
+        the encoder's inputs. Families whose objective draws nothing return ``{}``."""
         return {}
+
+    def encoder_input(self, x: torch.Tensor, draws: Draws) -> torch.Tensor:
+        """What the encoder reads of a step's images ``x`` (the WAE code's input noise adds
+        ``draws["input_noise"]``); reconstruction is always of ``x``."""
+        return x
 
     def latent_loss(self, z_set: torch.Tensor, draws: Draws | None = None) -> torch.Tensor:
         """F(Z): the family's distance of the latent set to the prior (zero for a plain AE).

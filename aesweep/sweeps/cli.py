@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the commands import what they need when they run (validate stays light)
     from aesweep.config.trial import TrialConfig
+    from aesweep.sweeps.results import ResultGroup
     from aesweep.sweeps.spec import SweepSpec
+    from aesweep.tracking.store import SweepStore
 
 EXIT_BAD_INPUT = 2
 
@@ -62,6 +64,18 @@ def _parser() -> argparse.ArgumentParser:
         "--stopping",
         action="store_true",
         help="was early stopping safe: rung-vs-final Spearman correlation, same selection?",
+    )
+    sp.add_argument(
+        "--importance",
+        action="store_true",
+        help="which varying axes mattered for the selection metric, per row and for the sweep "
+        "(also logged on the newest parent run: importance.* metrics, plots/importance.png)",
+    )
+    sp.add_argument(
+        "--evaluator",
+        default="ped-anova",
+        metavar="NAME",
+        help="--importance's Optuna evaluator: ped-anova (default, fast) or fanova",
     )
     sp.add_argument(
         "--include-stopped",
@@ -259,6 +273,8 @@ def _results(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig
             print(format_stopping(audit))
         return 0
     groups = result_groups(spec, trials, store, include_stopped=args.include_stopped)
+    if args.importance:
+        return _importance(args, spec, groups, store)
     rows = [group_row(g) for g in groups]
     if args.paper:
         from aesweep.sweeps.published import format_with_published
@@ -276,6 +292,38 @@ def _results(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig
         names = log_sweep_plots(spec, trials, store, parent)
         drawn = ", ".join(names) or "none (no finished trial)"
         print(f"plots: {drawn} in run {parent}", file=sys.stderr)
+    return 0
+
+
+def _importance(
+    args: argparse.Namespace, spec: SweepSpec, groups: list[ResultGroup], store: SweepStore
+) -> int:
+    from aesweep.config.registry import UnknownComponentError
+    from aesweep.sweeps.importance import (
+        EVALUATORS,
+        format_importance,
+        log_importance,
+        sweep_importance,
+    )
+
+    try:
+        evaluator = EVALUATORS.get(args.evaluator)
+    except UnknownComponentError as exc:
+        print(f"--evaluator: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    metric, mode = spec.selection.metric, spec.selection.mode
+    results = sweep_importance(groups, metric, mode, evaluator)
+    if args.format == "json":
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        print(format_importance(results, metric, mode, evaluator.name))
+    parent = store.latest_parent_run(spec.name)
+    if parent is None:
+        print(f"no parent run of {spec.name!r} to log the importance into", file=sys.stderr)
+        return 0
+    title = f"importance of each axis for {metric} ({mode}), {evaluator.name}"
+    logged = log_importance(store, parent, results, title)
+    print(f"importance: {', '.join(logged) or 'nothing'} in run {parent}", file=sys.stderr)
     return 0
 
 

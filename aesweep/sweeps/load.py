@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
@@ -301,10 +301,14 @@ def locate(loc: tuple[Any, ...], raw: Any) -> tuple[str, Any, Any]:
 
 
 def _field_annotation(info: FieldInfo) -> Any:
-    """A field's annotation with its metadata (a union's discriminator is there)."""
-    if not info.metadata:
+    """A field's annotation with its metadata (a union's discriminator is there, or on the
+    field itself when the union is the field's whole annotation: a model's ``init``)."""
+    metadata = list(info.metadata)
+    if isinstance(info.discriminator, str):
+        metadata.append(Field(discriminator=info.discriminator))
+    if not metadata:
         return info.annotation
-    return operator.getitem(Annotated, (info.annotation, *info.metadata))
+    return operator.getitem(Annotated, (info.annotation, *metadata))
 
 
 def format_path(loc: tuple[Any, ...], raw: Any) -> str:

@@ -174,6 +174,7 @@ class Prepared:
     resume_from: dict[str, str]
     done: list[str]
     experiment_dir: str  # Ray Tune's experiment name for this submission
+    system_metrics_s: float | None = None  # tracking.system_metrics: the sampling interval
 
 
 def prepare(spec: SweepSpec, trials: list[TrialConfig], spec_text: str) -> Prepared:
@@ -198,7 +199,14 @@ def prepare(spec: SweepSpec, trials: list[TrialConfig], spec_text: str) -> Prepa
     todo = [t for t in trials if t.trial_id in run_ids]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Prepared(
-        store, parent, todo, run_ids, resume_from, done, f"{spec.name}-{stamp}-{parent[:6]}"
+        store,
+        parent,
+        todo,
+        run_ids,
+        resume_from,
+        done,
+        f"{spec.name}-{stamp}-{parent[:6]}",
+        spec.tracking.system_metrics_s,
     )
 
 
@@ -222,6 +230,7 @@ def payload(
         use_gpu=use_gpu,
         rank_metric=rank[0] if rank else None,
         rank_mode="max" if rank and rank[1] == "max" else "min",
+        system_metrics_s=prep.system_metrics_s,
     )
 
 
@@ -806,6 +815,7 @@ def run_optuna(
         rank_mode=mode,
         keys=list(space),
         workdir=str(Path.cwd()),
+        system_metrics_s=spec.tracking.system_metrics_s,
     )
 
     def trial_of(trial: Any) -> TrialConfig:

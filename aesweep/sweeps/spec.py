@@ -89,6 +89,10 @@ class ResourcesConfig(StrictConfig):
     )
 
 
+DEFAULT_SYSTEM_METRICS_INTERVAL_S = 10.0
+"""MLflow's default; benchmarks/bench_system_metrics.py measures what a sample costs."""
+
+
 class TrackingConfig(StrictConfig):
     """Where results go: MLflow (``uri``, ``experiment``) and Ray Tune's storage."""
 
@@ -101,6 +105,20 @@ class TrackingConfig(StrictConfig):
     storage: Annotated[str, Field(min_length=1)] = Field(
         "aesweep_runs", description="Ray Tune's storage: checkpoints, shared by every node"
     )
+    system_metrics: bool = Field(
+        True,
+        description="log the node's CPU, memory and GPU use over time into every trial's run "
+        "(MLflow system metrics, system/*; needs psutil)",
+    )
+    system_metrics_interval: Annotated[float, Field(gt=0)] = Field(
+        DEFAULT_SYSTEM_METRICS_INTERVAL_S,
+        description="seconds between system-metrics samples (each costs a few milliseconds)",
+    )
+
+    @property
+    def system_metrics_s(self) -> float | None:
+        """The sampling interval trials get, or None when system metrics are off."""
+        return self.system_metrics_interval if self.system_metrics else None
 
 
 class FailureConfig(StrictConfig):

@@ -238,6 +238,13 @@ class SweepStore:
         )
         return runs[0].info.run_id if runs else None
 
+    def log_run_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        """Metrics of a run as of now (the parent's sweep-level figures, e.g. importance)."""
+        now = _now_ms()
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        for i in range(0, len(batch), 1000):
+            self._client.log_batch(run_id, metrics=batch[i : i + 1000])
+
     def log_artifacts(self, run_id: str, folder: str | Path, artifact_path: str) -> None:
         """Every file of ``folder`` into ``run_id`` under ``artifact_path``."""
         self._client.log_artifacts(run_id, str(folder), artifact_path=artifact_path)

@@ -18,7 +18,6 @@ from aesweep.config.trial import TrialConfig, TrialPayload
 from aesweep.data.base import TensorDataset
 from aesweep.data.loading import load_dataset
 from aesweep.models.base import AutoencoderModel
-from aesweep.models.loading import build_autoencoder
 from aesweep.strategies.base import SetStrategy
 from aesweep.strategies.loading import build_strategy
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
@@ -32,6 +31,7 @@ from aesweep.trainables.latent_generator import TAG_DIVERGED_STAGE, finish_sampl
 from aesweep.trainables.optimizers import build_optimizer, pick_device
 from aesweep.trainables.reporting import Reporter
 from aesweep.trainables.state import ModuleTrainer, TrialState
+from aesweep.trainables.step.members import build_trial_model
 
 
 def mixed_precision(cfg: TrialConfig, device: torch.device) -> torch.autocast:
@@ -42,8 +42,7 @@ def mixed_precision(cfg: TrialConfig, device: torch.device) -> torch.autocast:
 
 def module_trainer(cfg: TrialConfig, data: TensorDataset, device: torch.device) -> ModuleTrainer:
     """The trainer of a strategy with its own step loop (Run-Sort-ReRun)."""
-    torch.manual_seed(cfg.seed)
-    model = build_autoencoder(cfg.model, data).to(device)
+    model = build_trial_model(cfg, data, device)
     strategy = build_strategy(cfg.strategy, model, data.train, epochs=cfg.epochs)
     optimizer = build_optimizer(cfg.optimizer, model.autoencoder_parameters())
     return ModuleTrainer(

@@ -24,6 +24,7 @@ from aesweep.config.registry import import_target
 from aesweep.config.sampled import SearchPayload
 from aesweep.config.trial import TrialPayload
 from aesweep.tracking.store import SweepStore, TrialRun
+from aesweep.tracking.system_metrics import system_metrics
 from aesweep.trainables.checkpoints import InlineCheckpoints
 from aesweep.trainables.child_runs import child_run
 from aesweep.trainables.fid_scoring import fid_scorer
@@ -40,7 +41,6 @@ def run_trial(payload: TrialPayload, reporter: Reporter) -> str:
     """
     cfg = payload.trial
     torch.set_num_threads(payload.threads)
-    train = import_target(cfg.model.trainable)
     run = TrialRun(payload.tracking_uri, payload.run_id)
     run.start()
     tags = {"aesweep.worker_pid": os.getpid(), "aesweep.host": socket.gethostname()}
@@ -49,6 +49,15 @@ def run_trial(payload: TrialPayload, reporter: Reporter) -> str:
         tags["aesweep.node"] = node  # the Ray node id: which node of a cluster ran it
     run.set_tags(tags)
     run.log_protocol(protocol_params(cfg))
+    with system_metrics(payload.tracking_uri, [payload.run_id], payload.system_metrics_s):
+        return _train(payload, reporter, run)
+
+
+def _train(payload: TrialPayload, reporter: Reporter, run: TrialRun) -> str:
+    """The family's training function on a started run; its outcome, or the run ended
+    failed (killed) and the exception raised."""
+    cfg = payload.trial
+    train = import_target(cfg.model.trainable)
     try:
         outcome: str = train(cfg, payload, reporter, run)
         if cfg.evaluation.fid is not None:  # the scorer the trial used (one per process)
@@ -123,5 +132,6 @@ def search_trainable(config: dict[str, Any], context: SearchPayload) -> None:
         use_gpu=context.use_gpu,
         rank_metric=context.rank_metric,
         rank_mode=context.rank_mode,
+        system_metrics_s=context.system_metrics_s,
     )
     run_trial(payload, reporter)

@@ -473,6 +473,14 @@ def test_missing_data_names_the_field(tmp_path: Path, write_spec) -> None:
         ({**GOOD, "tracking": {"uri": ""}}, "tracking.uri: String should have at least 1 char"),
         ({**GOOD, "tracking": {"storage": ""}}, "tracking.storage: String should have at least"),
         ({**GOOD, "tracking": {"experiment": ""}}, "tracking.experiment: String should have"),
+        (
+            {**GOOD, "tracking": {"system_metrics": "sometimes"}},
+            "tracking.system_metrics: Input should be a valid boolean (got 'sometimes')",
+        ),
+        (
+            {**GOOD, "tracking": {"system_metrics_interval": 0}},
+            "tracking.system_metrics_interval: Input should be greater than 0",
+        ),
         ({**GOOD, "data": {"dataset": "mnist", "root": ""}}, "data.root: String should have"),
         (
             {**GOOD, "data": {"dataset": "image_folder", "path": ""}},
@@ -502,3 +510,29 @@ def test_valid_specs_keep_their_values(write_spec) -> None:
     assert spec.optimizer.lr == [0.001] and spec.compute.amp is True
     spec = load_spec(write_spec({**GOOD, "models": [{"family": "cwae", "latent_dim": 8.0}]}))
     assert spec.models[0].latent_dim == [8]
+
+
+# --- the networks' initialisation and WAE's encoder options ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"init": {"kind": "normal"}}, "models[0].init.std: required field is missing"),
+        ({"init": {"kind": "lecun"}}, "models[0].init.kind: unknown kind 'lecun'; allowed: "),
+        ({"init": {"kind": "glorot_uniform", "std": 1}}, "models[0].init.std: unknown key"),
+        (
+            {"init": {"kind": "normal", "std": 0.1, "truncated": ["dense"]}},
+            "models[0].init.truncated[0]: Input should be 'linear', 'conv' or 'conv_transpose'",
+        ),
+        ({"e_add_noise": 0.01}, "models[0].e_add_noise: unknown key"),  # WAE families only
+    ],
+)
+def test_a_bad_init_or_encoder_option_names_its_field(fields, expected, capsys, write_spec) -> None:
+    assert one_line(capsys, write_spec, with_model(**fields)).startswith(expected)
+
+
+def test_wae_encoder_options_name_their_field(capsys, write_spec) -> None:
+    spec = {**GOOD, "models": [{"family": "wae_mmd", "e_pretrain": {"sample_size": 1}}]}
+    line = one_line(capsys, write_spec, spec)
+    assert line.startswith("models[0].e_pretrain.sample_size: Input should be greater than 1")

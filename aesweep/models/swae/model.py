@@ -14,7 +14,13 @@ class SWAE(AutoencoderModel):
     cfg: SWAEConfig
 
     def step_draws(
-        self, rows: int, steps: int, generator: torch.Generator | None, device: torch.device
+        self,
+        rows: int,
+        steps: int,
+        generator: torch.Generator | None,
+        device: torch.device,
+        *,
+        images: tuple[int, ...] = (),
     ) -> Draws:
         """Per step a prior sample as large as the set, then the L directions (all the
         block's prior samples first)."""

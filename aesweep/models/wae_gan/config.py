@@ -14,6 +14,7 @@ from pydantic import Field
 from aesweep.config.base import StrictConfig
 from aesweep.config.distances import ADVERSARIAL, DistanceKind
 from aesweep.config.models import MODELS, AutoencoderConfig, WithLatentWeight, WithReconstruction
+from aesweep.config.wae_encoder import WithWAEEncoder
 
 
 class DiscriminatorConfig(StrictConfig):
@@ -28,7 +29,7 @@ class DiscriminatorConfig(StrictConfig):
 
 
 @MODELS.register("wae_gan", implementation="aesweep.models.wae_gan.model:WAEGAN")
-class WAEGANConfig(WithLatentWeight, WithReconstruction, AutoencoderConfig):
+class WAEGANConfig(WithLatentWeight, WithReconstruction, WithWAEEncoder, AutoencoderConfig):
     """Encoder/decoder: rec - λ log D(Z) (non-saturating). Discriminator, after the
     autoencoder's step on the same batch: maximise λ [log D(P) + log(1 - D(Z))]."""
 

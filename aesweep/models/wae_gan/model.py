@@ -22,7 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aesweep.models.base import AutoencoderModel, Draws, LatentSet
+from aesweep.models.base import Draws, LatentSet
+from aesweep.models.initialisation import initialise
+from aesweep.models.wae_encoder import WAEEncoderModel
 from aesweep.models.wae_gan.config import DiscriminatorConfig, WAEGANConfig
 
 
@@ -53,13 +55,15 @@ def discriminator_accuracy(logits_prior: torch.Tensor, logits_latent: torch.Tens
     return ((logits_prior > 0).float().mean() + (logits_latent < 0).float().mean()) / 2
 
 
-class WAEGAN(AutoencoderModel):
+class WAEGAN(WAEEncoderModel):
     cfg: WAEGANConfig
 
     def __init__(self, cfg: WAEGANConfig, sample_shape: tuple[int, ...], *, is_image: bool) -> None:
         super().__init__(cfg, sample_shape, is_image=is_image)
         d = cfg.discriminator
+        # The spec's init too: the WAE code builds D from the same layers as the autoencoder.
         self.discriminator = LatentDiscriminator(d, cfg.latent_dim)
+        initialise(self.discriminator, cfg.init)
         # Module.to() moves parameters in place, so this optimiser follows the model's device.
         self.discriminator_optimizer = torch.optim.Adam(
             self.discriminator.parameters(), lr=d.lr, betas=d.betas

@@ -6,10 +6,11 @@ from pydantic import Field
 
 from aesweep.config.distances import MMD, DistanceKind
 from aesweep.config.models import MODELS, AutoencoderConfig, WithLatentWeight, WithReconstruction
+from aesweep.config.wae_encoder import WithWAEEncoder
 
 
 @MODELS.register("wae_mmd", implementation="aesweep.models.wae_mmd.model:WAEMMD")
-class WAEMMDConfig(WithLatentWeight, WithReconstruction, AutoencoderConfig):
+class WAEMMDConfig(WithLatentWeight, WithReconstruction, WithWAEEncoder, AutoencoderConfig):
     """rec + λ MMD_IMQ(Z, P), U-statistic in training (REFERENCE: MMD)."""
 
     family: Literal["wae_mmd"] = "wae_mmd"

@@ -5,19 +5,28 @@ from __future__ import annotations
 import torch
 
 from aesweep.distances import mmd_imq
-from aesweep.models.base import AutoencoderModel, Draws
+from aesweep.models.base import Draws
+from aesweep.models.wae_encoder import WAEEncoderModel
 from aesweep.models.wae_mmd.config import WAEMMDConfig
 
 
-class WAEMMD(AutoencoderModel):
+class WAEMMD(WAEEncoderModel):
     cfg: WAEMMDConfig
 
     def step_draws(
-        self, rows: int, steps: int, generator: torch.Generator | None, device: torch.device
+        self,
+        rows: int,
+        steps: int,
+        generator: torch.Generator | None,
+        device: torch.device,
+        *,
+        images: tuple[int, ...] = (),
     ) -> Draws:
-        """A prior sample as large as the set, per step."""
+        """The encoder's input noise (``e_add_noise``), then a prior sample as large as the
+        set, per step."""
+        draws = super().step_draws(rows, steps, generator, device, images=images)
         prior = self.sample_prior(steps * rows, device=device, generator=generator)
-        return {"prior": prior.view(steps, rows, -1)}
+        return {**draws, "prior": prior.view(steps, rows, -1)}
 
     def latent_loss(self, z_set: torch.Tensor, draws: Draws | None = None) -> torch.Tensor:
         prior = self.one_step_draws(len(z_set), z_set.device, draws)["prior"].to(z_set.dtype)

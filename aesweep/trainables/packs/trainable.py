@@ -23,6 +23,7 @@ from aesweep.config.packs import PackPayload
 from aesweep.data.base import TensorDataset
 from aesweep.data.loading import load_dataset
 from aesweep.tracking.store import TrialRun
+from aesweep.tracking.system_metrics import system_metrics
 from aesweep.trainables.autoencoder import autoencoder_member
 from aesweep.trainables.checkpoint_files import MEMBERS_FILE
 from aesweep.trainables.epochs import Member, train_epochs
@@ -107,7 +108,9 @@ def _restore_folder(reporter: Reporter, payload: PackPayload) -> Path | None:
 
 def run_pack(payload: PackPayload, reporter: Reporter) -> dict[str, str]:
     """A pack's MLflow lifecycle: every member's run started and tagged with the pack's id
-    (an exception ends each unfinished member's run failed, or killed, and propagates)."""
+    (an exception ends each unfinished member's run failed, or killed, and propagates). The
+    node's system metrics go to every member (one process trains them all), sampled while
+    the first member's run is RUNNING."""
     torch.set_num_threads(payload.threads)
     runs = [TrialRun(m.tracking_uri, m.run_id) for m in payload.members]
     tags: dict[str, Any] = {
@@ -123,8 +126,11 @@ def run_pack(payload: PackPayload, reporter: Reporter) -> dict[str, str]:
         run.set_tags(tags)
         run.log_protocol(protocol_params(member.trial))
     outcomes: dict[str, str] = {}
+    first = payload.members[0]
+    ids = [m.run_id for m in payload.members]
     try:
-        return train_pack(payload, reporter, runs, outcomes=outcomes)
+        with system_metrics(first.tracking_uri, ids, first.system_metrics_s):
+            return train_pack(payload, reporter, runs, outcomes=outcomes)
     except (KeyboardInterrupt, SystemExit):
         for member, run in zip(payload.members, runs, strict=True):
             if outcomes.get(member.trial.trial_id, "running") == "running":

@@ -49,7 +49,7 @@ def make_step(
 
         def objective(p: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Any]:
             b = {k: v.clone() for k, v in buffers.items()}  # BatchNorm updates these
-            z = calls.encode(p, b, x)
+            z = calls.encode(p, b, model.encoder_input(x, draws))
             x_hat = calls.decode(p, b, z)
             latents = strategy.latent_set(z, strat, keys)
             weight = hp["lambda"] if weighted else None

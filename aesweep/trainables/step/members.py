@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,11 @@ from aesweep.data.streaming import StreamingImages
 from aesweep.models.base import AutoencoderModel, Draws
 from aesweep.models.functional import load_network_state, network_state
 from aesweep.models.loading import build_autoencoder
+from aesweep.models.wae_encoder import WAEEncoderModel
 from aesweep.strategies.base import SetStrategy
 from aesweep.strategies.loading import build_strategy
 from aesweep.trainables.checkpoint_files import MEMBERS_FILE
+from aesweep.trainables.optimizers import build_optimizer
 from aesweep.trainables.step.definition import State, make_step
 from aesweep.trainables.step.executor import BlockRunner, packed_block, single_block
 from aesweep.trainables.step.optim import FUNCTIONAL_OPTIMIZERS, hyperparameters
@@ -51,6 +54,18 @@ def _global_state(device: torch.device) -> torch.Tensor:
     return torch.get_rng_state()
 
 
+def build_trial_model(
+    cfg: TrialConfig, data: TensorDataset, device: torch.device
+) -> AutoencoderModel:
+    """The networks as the trial builds them: seeded, then the WAE encoder's pretraining
+    (``e_pretrain``; a resumed trial's checkpoint replaces what it learned)."""
+    torch.manual_seed(cfg.seed)
+    model = build_autoencoder(cfg.model, data).to(device)
+    if isinstance(model, WAEEncoderModel):
+        model.pretrain_encoder(data.train, partial(build_optimizer, cfg.optimizer))
+    return model
+
+
 def build_members(
     trials: Sequence[TrialConfig], data: TensorDataset, device: torch.device
 ) -> tuple[list[AutoencoderModel], list[torch.Generator]]:
@@ -58,8 +73,7 @@ def build_members(
     state its trial has after that (the loaders draw nothing from the global RNG)."""
     models, generators = [], []
     for cfg in trials:
-        torch.manual_seed(cfg.seed)
-        models.append(build_autoencoder(cfg.model, data).to(device))
+        models.append(build_trial_model(cfg, data, device))
         g = torch.Generator(device=device)
         g.set_state(_global_state(device))
         generators.append(g)
@@ -179,8 +193,9 @@ class SteppedMembers:
 
     def _draws(self, steps: int) -> Draws:
         rows = self.strategy.set_rows
+        images = (self.strategy.fresh, *self.data.sample_shape)
         per = [
-            m.step_draws(rows, steps, g, self.device)
+            m.step_draws(rows, steps, g, self.device, images=images)
             for m, g in zip(self.models, self.generators, strict=True)
         ]
         return _stack(per) if self.packed else per[0]
