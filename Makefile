@@ -10,7 +10,7 @@ CHROMIUM ?= /usr/bin/chromium
 export RAY_AUTH_MODE ?= disabled
 export RAY_USAGE_STATS_ENABLED ?= 0
 
-.PHONY: demo test test-fast checks lint install browser clean
+.PHONY: demo test test-fast test-compile checks lint install browser clean
 
 install: $(STAMP)
 
@@ -61,12 +61,17 @@ checks: $(TEST_STAMP)
 	$(BIN)/mypy
 
 test: checks browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests; rc=$$?; \
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not compile_matrix" tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
 
 # Quick iteration: the checks and every test but the Ray, FID, kill and slow ones.
 test-fast: checks
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not ray and not fid and not kill and not slow" tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not ray and not fid and not kill and not slow and not compile_matrix" tests
+
+# Every family x strategy pair compiled (about 30-60 s a pair on a cold 2-core CPU; make test
+# compiles each family and strategy once).
+test-compile: $(TEST_STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m compile_matrix tests
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check aesweep tests benchmarks docs

@@ -1,16 +1,17 @@
 """Trial packs: member-steps/s of a pack of N trials against the same N trials unpacked.
 
 For N in --members (default 1, 3, 5, 15, 45): N trials that differ only in their learning rate
-(so they share one pack key), timed as one pack (:class:`PackStep`) and as N unpacked trials
-(each its own model and ``torch.optim`` optimiser, stepped one after another), measured side by
-side: the two alternate, --rounds times, and the median of each is printed. Configurations:
+(so they share one pack key), timed as one pack (the one step under vmap) and as N unpacked trials
+(each the one step called directly, stepped one after another), measured side by
+side: the two alternate, --rounds times, and the median of each is printed (both the one
+step, eager: the compiled step is timed by bench_step.py). Configurations:
 the MoW MNIST MLP (specs/mow_mnist.yaml: 784-200-200-200-20, SGD) at k = 1 (MoW_1(64)) and
 k = 64 (minibatch of 64), and the quickstart's digits MLP (specs/quickstart.yaml, Adam).
 
 Only the training core is imported (no Ray, no MLflow): on a GPU machine run it with
-``--device cuda`` (and ``--cuda-graph on`` for the CUDA-graph replay of the packed step).
+``--device cuda``.
 Usage: python benchmarks/bench_packs.py [--members 1,3,5,15,45] [--budget 1.0] [--rounds 2]
-[--threads 1] [--device cpu|cuda] [--cuda-graph on|off] [--data-root ../shared/data]
+[--threads 1] [--device cpu|cuda] [--data-root ../shared/data]
 [--family wae_mmd]
 """
 
@@ -65,7 +66,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (a trial's share)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--cuda-graph", choices=("on", "off"), default="off")
     parser.add_argument("--data-root", default="../shared/data")
     parser.add_argument("--family", default="wae_mmd", help="the MoW grid's family to time")
     args = parser.parse_args()
@@ -73,7 +73,7 @@ def main() -> None:
     device = torch.device(args.device)
     sizes = [int(n) for n in args.members.split(",")]
     print(
-        f"device {device}, {args.threads} threads, cuda graph {args.cuda_graph}, "
+        f"device {device}, {args.threads} threads, "
         f"{args.budget:g} s or {args.steps} steps per measurement, {args.rounds} rounds"
     )
     print("| configuration | N | packed member-steps/s | unpacked member-steps/s | speed-up |")
@@ -91,14 +91,7 @@ def main() -> None:
             packed, unpacked = [], []
             for _ in range(args.rounds):  # alternated: both see the same machine load
                 packed.append(
-                    packed_rate(
-                        grid[:n],
-                        data,
-                        device,
-                        steps=args.steps,
-                        budget_s=args.budget,
-                        cuda_graph=args.cuda_graph == "on",
-                    )
+                    packed_rate(grid[:n], data, device, steps=args.steps, budget_s=args.budget)
                 )
                 unpacked.append(
                     unpacked_rate(grid[:n], data, device, steps=args.steps, budget_s=args.budget)

@@ -34,7 +34,7 @@ import os
 import platform
 import sys
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -46,12 +46,14 @@ from aesweep.catalog import (
     MODELS,  # noqa: E402
     STRATEGIES,  # noqa: E402
 )
+from aesweep.config.trial import TrialConfig  # noqa: E402
 from aesweep.data.base import TensorDataset  # noqa: E402
 from aesweep.models.base import AutoencoderModel  # noqa: E402
 from aesweep.models.loading import build_model  # noqa: E402
 from aesweep.strategies.base import Strategy  # noqa: E402
 from aesweep.strategies.loading import build_strategy  # noqa: E402
 from aesweep.strategies.running_stats import RunningStatistics  # noqa: E402
+from aesweep.trainables.step.members import SteppedMembers  # noqa: E402
 
 IMAGE = (3, 64, 64)
 LATENT = 64
@@ -70,8 +72,8 @@ class _Saved:
 class SavedTensorMeter:
     """Peak bytes of tensors saved for backward alive at once (storages counted once)."""
 
-    def __init__(self, model: torch.nn.Module) -> None:
-        self.params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    def __init__(self, params: Iterable[torch.Tensor]) -> None:
+        self.params = {p.untyped_storage().data_ptr() for p in params}
         self.live: dict[int, list[int]] = {}
         self.current = self.peak = 0
 
@@ -134,14 +136,43 @@ def build(
     return model, optimizer, build_strategy(cfg, model, train, epochs=10)
 
 
+def stepped_epoch(
+    family: str, strategy: dict[str, Any], *, width: float, train: torch.Tensor, seed: int = 0
+) -> tuple[SteppedMembers, Callable[[], object]]:
+    """A trial of a set strategy as the one step (eager) and one epoch of it on ``train``."""
+    trial = TrialConfig.model_validate(
+        {
+            "trial_id": "bench",
+            "sweep": "bench",
+            "data": {"dataset": "digits"},
+            "model": {
+                "family": family,
+                "latent_dim": LATENT,
+                "architecture": "dcgan",
+                "width": width,
+            },
+            "strategy": strategy,
+            "optimizer": {"name": "adam", "lr": 1e-4},
+            "epochs": 10,
+            "seed": seed,
+            "evaluation": {},
+            "checkpoint": {},
+        }
+    )
+    members = SteppedMembers([trial], TensorDataset("bench", train, train[:8]), train.device)
+    return members, lambda: members.train_epoch(1, first=True)
+
+
 def measure(
-    model: torch.nn.Module, step: Callable[[], None], warmup: Callable[[], None] | None = None
+    params: Callable[[], Iterable[torch.Tensor]],
+    step: Callable[[], None],
+    warmup: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """A warm-up step (``warmup``, default ``step``), then one measured step: activation and
-    allocated peaks in MiB."""
+    allocated peaks in MiB (``params()``: the parameters then, not counted as activations)."""
     (warmup or step)()
     gc.collect()
-    meter = SavedTensorMeter(model)
+    meter = SavedTensorMeter(params())
 
     def measured() -> None:
         with meter.hooks():
@@ -161,9 +192,8 @@ def moving_window_rows(width: float, window: int = 64) -> list[dict[str, Any]]:
     for k in (64, 8, 1):
         train = images(k)  # one step of k new images per epoch call
         spec = {"kind": "moving_window", "window": window, "fresh": k}
-        model, opt, strat = build("cwae", spec, width=width, train=train)
-        model.train()
-        figures = measure(model, lambda m=model, o=opt, s=strat, t=train: s.train_epoch(m, o, t, 1))
+        members, epoch = stepped_epoch("cwae", spec, width=width, train=train)
+        figures = measure(lambda m=members: m.state["params"].values(), epoch)
         rows.append({"strategy": f"moving_window({window}, {k})", **figures})
     return rows
 
@@ -178,10 +208,9 @@ def rsr_rows(width: float, big: int, chunk: int = 64) -> list[dict[str, Any]]:
     rows = []
     for b in (64, 256, 1024):
         train = images(b, seed=2)
-        model, opt, strat = build(family, {"kind": "minibatch", "batch_size": b}, width=width,
-                                  train=train)  # fmt: skip
-        model.train()
-        figures = measure(model, lambda m=model, o=opt, s=strat, t=train: s.train_epoch(m, o, t, 1))
+        members, epoch = stepped_epoch(family, {"kind": "minibatch", "batch_size": b},
+                                       width=width, train=train)  # fmt: skip
+        figures = measure(lambda m=members: m.state["params"].values(), epoch)
         rows.append({"strategy": f"minibatch({b})", "b": b, **figures})
     spec = {"kind": "run_sort_rerun", "effective_batch": big, "chunk": chunk, "projections": 50}
     model, opt, strat = build(family, spec, width=width, train=pool)
@@ -189,7 +218,7 @@ def rsr_rows(width: float, big: int, chunk: int = 64) -> list[dict[str, Any]]:
     index = torch.arange(big) % len(pool)
     stats = RunningStatistics(model)
     figures = measure(
-        model,
+        model.parameters,
         lambda: strat.step(model, opt, pool, index, stats),
         warmup=lambda: strat.step(model, opt, pool, index[:chunk], stats),  # one chunk
     )

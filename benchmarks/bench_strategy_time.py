@@ -37,7 +37,13 @@ if __package__ in (None, ""):  # run as a script from anywhere: make the repo im
 from aesweep.distances import random_directions  # noqa: E402
 from aesweep.strategies.run_sort_rerun.strategy import run_pass, sort_targets  # noqa: E402
 from aesweep.strategies.running_stats import RunningStatistics  # noqa: E402
-from benchmarks.bench_strategy_memory import IMAGE, build, images, sliced_family  # noqa: E402
+from benchmarks.bench_strategy_memory import (  # noqa: E402
+    IMAGE,
+    build,
+    images,
+    sliced_family,
+    stepped_epoch,
+)
 
 
 def seconds(fn: Callable[[], object]) -> float:
@@ -60,8 +66,8 @@ def main() -> None:
     train = images(b, seed=3)
     spec = {"kind": "run_sort_rerun", "effective_batch": b, "chunk": m, "projections": 50}
     model, opt, rsr = build(family, spec, width=args.width, train=train)
-    _, _, mini = build(family, {"kind": "minibatch", "batch_size": m}, width=args.width,
-                       train=train)  # fmt: skip
+    _, minibatch_epoch = stepped_epoch(family, {"kind": "minibatch", "batch_size": m},
+                                       width=args.width, train=train)  # fmt: skip
     model.train()
     stats = RunningStatistics(model)
     index = torch.randperm(b)
@@ -77,7 +83,7 @@ def main() -> None:
     prior = torch.randn_like(latents)
     cases: dict[str, Callable[[], object]] = {
         "rsr step": lambda: rsr.step(model, opt, train, index, stats),
-        "minibatch steps": lambda: mini.train_epoch(model, opt, train, 1),
+        "minibatch steps": minibatch_epoch,
         "run pass": run_encode_decode,
         "sort": lambda: sort_targets(latents, prior, theta, 2),
     }

@@ -21,12 +21,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from aesweep.catalog import MODELS
+import aesweep.catalog  # noqa: F401  (every component registered)
+from aesweep.config.trial import TrialConfig
 from aesweep.data.config import ImageFolderConfig, MNISTConfig
 from aesweep.data.loading import load_dataset
-from aesweep.models.loading import build_model
-from aesweep.strategies.loading import build_strategy
-from aesweep.strategies.minibatch.config import MinibatchConfig
+from aesweep.trainables.step.members import SteppedMembers
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = REPO.parent / "shared" / "data"
@@ -40,15 +39,26 @@ def write_pngs(folder: Path, n: int, root: str) -> None:
 
 def one_epoch(cfg: ImageFolderConfig, architecture: str, width: float) -> tuple[int, float]:
     data = load_dataset(cfg)
-    torch.manual_seed(0)
-    fields = {"latent_dim": 20, "architecture": architecture, "width": width}
-    model = build_model(MODELS.get("wae_mmd")(**fields), data)
-    strategy = build_strategy(MinibatchConfig(batch_size=64), model, data.train, epochs=1)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    fields = {"family": "wae_mmd", "latent_dim": 20, "architecture": architecture, "width": width}
+    trial = TrialConfig.model_validate(
+        {
+            "trial_id": "bench",
+            "sweep": "bench",
+            "data": cfg.model_dump(),
+            "model": fields,
+            "strategy": {"kind": "minibatch", "batch_size": 64},
+            "optimizer": {"name": "sgd", "lr": 0.01},
+            "epochs": 1,
+            "seed": 0,
+            "evaluation": {},
+            "checkpoint": {},
+            "compute": {"compile": "off"},
+        }
+    )
+    members = SteppedMembers([trial], data, torch.device("cpu"))  # the one step, eager
     t0 = time.perf_counter()
-    sums = strategy.train_epoch(model, optimizer, data.train, 1)
-    sums.means()  # the epoch's one host sync
-    return sums.steps * 64, time.perf_counter() - t0
+    members.train_epoch(1, first=True)  # its means: the epoch's one host sync
+    return len(data.train) // 64 * 64, time.perf_counter() - t0
 
 
 def main() -> None:

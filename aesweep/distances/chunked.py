@@ -10,10 +10,12 @@ recomputes each chunk's distances in backward and applies the analytic gradient
 
 with two matrix products per chunk (nothing of size n·m is kept between the passes). Within one
 sample only the upper block triangle is evaluated (the sum is symmetric), which halves the work.
-When everything fits in one chunk (small n) a single dense pass is made and ``f'`` is kept from
-the forward pass, like plain autograd would.
+When everything fits in one chunk (small n) a single dense pass of plain tensor code is made
+and ``f'`` is kept from it, like plain autograd would; that pass is what ``torch.func`` (a
+pack's vmap) and ``torch.compile`` trace, the chunked one has its vmap rule generated.
 
-The function is differentiable once (``once_differentiable``); double backward raises.
+Both passes are differentiable once (a training step needs no more): the chunked one raises on
+a double backward; the dense one has no second derivative through f'.
 """
 
 from __future__ import annotations
@@ -62,93 +64,60 @@ def _weight_slab(g: torch.Tensor, symmetric: bool, block: int, exclude_diagonal:
 
 
 class _KernelSum(torch.autograd.Function):
-    # forward/setup_context/backward are plain tensor code: torch.func (grad, vmap) and
-    # torch.compile derive their rules from it (the one training step runs through them).
+    """The chunked pass: forward sums chunk by chunk; backward recomputes each chunk's
+    distances and applies the analytic gradient (nothing of size n x m kept between them).
+    forward/setup_context/backward are plain tensor code, so ``torch.func`` derives its
+    vmap rule from them."""
+
     generate_vmap_rule = True
 
     @staticmethod
     def forward(
-        a: torch.Tensor,
-        b: torch.Tensor | None,
-        kernel: Kernel,
-        exclude_diagonal: bool,
-        rows: int,
-        need_grad: bool,
+        a: torch.Tensor, b: torch.Tensor | None, kernel: Kernel, exclude_diagonal: bool, rows: int
     ) -> tuple[torch.Tensor | None, ...]:
         symmetric = b is None
         n = a.shape[0]
         with no_autocast(a.device):
             ac, bc, sq_a, sq_b = _centred(a, b)
-            g = None
-            if rows >= n:  # one dense pass; keep f' for the backward pass
-                d2 = sq_dist_block(ac, bc, sq_a, sq_b, zero_diagonal=symmetric)
-                if need_grad:
-                    f, g = kernel.value_and_deriv(d2)
-                    if symmetric and exclude_diagonal:
-                        g = g.diagonal_scatter(g.new_zeros(n))
-                else:
-                    f = kernel.value(d2)
+            acc = torch.zeros((), dtype=torch.float64, device=a.device)
+            for i0 in range(0, n, rows):
+                i1 = min(n, i0 + rows)
+                j0 = i0 if symmetric else 0
+                d2 = sq_dist_block(
+                    ac[i0:i1], bc[j0:], sq_a[i0:i1], sq_b[j0:], zero_diagonal=symmetric
+                )
+                f = kernel.value(d2)
                 if symmetric and exclude_diagonal:
-                    f = f.diagonal_scatter(f.new_zeros(n))
-                total = f.sum()
-            else:
-                acc = torch.zeros((), dtype=torch.float64, device=a.device)
-                for i0 in range(0, n, rows):
-                    i1 = min(n, i0 + rows)
-                    j0 = i0 if symmetric else 0
-                    d2 = sq_dist_block(
-                        ac[i0:i1], bc[j0:], sq_a[i0:i1], sq_b[j0:], zero_diagonal=symmetric
-                    )
-                    f = kernel.value(d2)
-                    if symmetric and exclude_diagonal:
-                        f.diagonal().zero_()
-                    acc = acc + _slab_sum(f, symmetric, i1 - i0)
-                total = acc.to(a.dtype)
+                    f.diagonal().zero_()
+                acc = acc + _slab_sum(f, symmetric, i1 - i0)
+            total = acc.to(a.dtype)
         if symmetric:
-            return total, g, ac, sq_a, None, None
-        return total, g, ac, sq_a, bc, sq_b
+            return total, ac, sq_a, None, None
+        return total, ac, sq_a, bc, sq_b
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Any, ...]) -> None:
-        a, b, kernel, exclude_diagonal, rows, _ = inputs
-        _, g, ac, sq_a = output[:4]
+        _, b, kernel, exclude_diagonal, rows = inputs
         ctx.kernel = kernel
         ctx.exclude_diagonal = exclude_diagonal
         ctx.rows = rows
         ctx.symmetric = b is None
-        ctx.has_g = g is not None
-        # the centred samples and their squared norms (O(n d)), not the inputs, and f' of
-        # the dense pass (absent when chunked: recomputed per chunk in backward)
-        saved = (ac, sq_a) if b is None else (ac, sq_a, *output[4:])
-        ctx.save_for_backward(*((g,) if g is not None else ()), *saved)
-        ctx.mark_non_differentiable(*(t for t in output[1:] if t is not None))
+        # the centred samples and their squared norms (O(n d)), not the inputs
+        saved = [t for t in output[1:] if t is not None]
+        ctx.save_for_backward(*saved)
+        ctx.mark_non_differentiable(*saved)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_out: torch.Tensor, *_: Any) -> tuple[torch.Tensor | None, ...]:
         symmetric: bool = ctx.symmetric
-        saved = list(ctx.saved_tensors)
-        g = saved.pop(0) if ctx.has_g else None
+        saved = ctx.saved_tensors
         ac, sq_a = saved[0], saved[1]
         bc, sq_b = (ac, sq_a) if symmetric else (saved[2], saved[3])
         rows: int = ctx.rows
         kernel: Kernel = ctx.kernel
         n = ac.shape[0]
         with no_autocast(ac.device):
-            if g is not None and symmetric:
-                # one symmetric n x n block: both sides of the pair sum give the same gradient
-                both = torch.addmm(g.sum(1, keepdim=True) * ac, g, ac, alpha=-1.0)
-                return both * (4.0 * grad_out.to(both.dtype)), None, None, None, None, None
-            if g is not None:
-                scale = 2.0 * grad_out.to(ac.dtype)
-                ga: torch.Tensor | None = None
-                gb: torch.Tensor | None = None
-                if ctx.needs_input_grad[0]:
-                    ga = torch.addmm(g.sum(1, keepdim=True) * ac, g, bc, alpha=-1.0).mul_(scale)
-                if ctx.needs_input_grad[1]:
-                    gb = torch.addmm(g.sum(0).unsqueeze(1) * bc, g.transpose(0, 1), ac, alpha=-1.0)
-                    gb = gb.mul_(scale)
-                return ga, gb, None, None, None, None
             ga = torch.zeros_like(ac)
             gb = ga if symmetric else torch.zeros_like(bc)
             for i0 in range(0, n, rows):
@@ -170,7 +139,7 @@ class _KernelSum(torch.autograd.Function):
             gb = ga if symmetric else gb.mul_(scale)
         grad_a = ga if ctx.needs_input_grad[0] else None
         grad_b = None if symmetric or not ctx.needs_input_grad[1] else gb
-        return grad_a, grad_b, None, None, None, None
+        return grad_a, grad_b, None, None, None
 
 
 def _centred(
@@ -213,6 +182,32 @@ def kernel_sum(
         raise ValueError("exclude_diagonal applies to sums within one sample (b=None) only")
     cols = a.shape[0] if b is None else b.shape[0]
     rows = rows_per_chunk(cols, chunk_size)
-    need_grad = a.requires_grad or (b is not None and b.requires_grad)
-    out: torch.Tensor = _KernelSum.apply(a, b, kernel, exclude_diagonal, rows, need_grad)[0]
+    if rows >= a.shape[0]:  # everything in one chunk
+        return _dense_sum(a, b, kernel, exclude_diagonal)
+    out: torch.Tensor = _KernelSum.apply(a, b, kernel, exclude_diagonal, rows)[0]
     return out
+
+
+def _dense_sum(
+    a: torch.Tensor, b: torch.Tensor | None, kernel: Kernel, exclude_diagonal: bool
+) -> torch.Tensor:
+    """The sum in one pass of plain tensor code: what a step of a small set takes, and what
+    ``torch.func`` (a pack's vmap) and ``torch.compile`` trace without a custom rule. The
+    kernel's values and derivatives f, f' are computed without autograd (in place, as the
+    chunked pass does); ``Σ f + Σ f' (D - sg(D))`` then has the value Σ f and, through the
+    squared distances D, the gradient Σ f' dD (once differentiable, like the chunked pass)."""
+    symmetric = b is None
+    with no_autocast(a.device):
+        ac, bc, sq_a, sq_b = _centred(a, b)
+        d2 = sq_dist_block(ac, bc, sq_a, sq_b, zero_diagonal=symmetric)
+        if not d2.requires_grad:  # no gradient wanted: the values alone
+            f = kernel.value(d2)
+            if symmetric and exclude_diagonal:
+                f = f.diagonal_scatter(f.new_zeros(f.shape[0]))
+            return f.sum()
+        with torch.no_grad():
+            f, g = kernel.value_and_deriv(d2.detach().clone())
+            if symmetric and exclude_diagonal:
+                f = f.diagonal_scatter(f.new_zeros(f.shape[0]))
+                g = g.diagonal_scatter(g.new_zeros(g.shape[0]))
+        return f.sum() + (g * (d2 - d2.detach())).sum()

@@ -53,19 +53,16 @@ class InverseMultiquadric(Kernel):
     def _loop(
         self, d2: torch.Tensor, want_f: bool, want_g: bool
     ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        # Plain multiplies and adds (no addcmul/addcdiv): they have vmap batching rules and
+        # trace under torch.compile of a torch.func transform.
         f = torch.zeros_like(d2) if want_f else None
         g = torch.zeros_like(d2) if want_g else None
-        if f is not None and g is None:  # value only: two passes per scale
-            one = torch.ones((), dtype=d2.dtype, device=d2.device)
-            for c in self.cs:
-                f.addcdiv_(one, d2 + c, value=c)  # f += C / (C + D)
-            return f, None
         for c in self.cs:
             t = (d2 + c).reciprocal_()  # 1 / (C + D)
             if f is not None:
-                f.add_(t, alpha=c)
+                f.add_(t, alpha=c)  # f += C / (C + D)
             if g is not None:
-                g.addcmul_(t, t, value=-c)  # -C / (C + D)²
+                g.sub_(t.square().mul_(c))  # g -= C / (C + D)²
         return f, g
 
     def value(self, d2: torch.Tensor) -> torch.Tensor:

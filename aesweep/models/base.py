@@ -8,7 +8,7 @@ MLflow.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +75,10 @@ class AutoencoderModel(nn.Module):
             sample_shape, cfg.latent_dim, width=cfg.width, sigmoid_output=is_image
         )
         initialise(self.net, cfg.init)
+        # looked up once (a registry import inside a compiled step would break its graph)
+        self.reconstruction_form: Callable[[torch.Tensor], torch.Tensor] | None = None
+        if isinstance(cfg, WithReconstruction):
+            self.reconstruction_form = RECONSTRUCTIONS.load(cfg.reconstruction)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.project_latent(self.net.encoder(x))
@@ -131,10 +135,9 @@ class AutoencoderModel(nn.Module):
         """rec from per-image squared-error sums, in the family's ``reconstruction`` form; a
         family that overrides :meth:`rec_loss` with a set form overrides this too
         (Run-Sort-ReRun uses it)."""
-        if not isinstance(self.cfg, WithReconstruction):
+        if self.reconstruction_form is None:
             raise NotImplementedError(f"{self.cfg.family} has no per-image reconstruction form")
-        form = RECONSTRUCTIONS.load(self.cfg.reconstruction)
-        rec: torch.Tensor = form(per_image)
+        rec: torch.Tensor = self.reconstruction_form(per_image)
         return rec
 
     def step_draws(

@@ -150,24 +150,6 @@ class SetStrategy(Strategy):
         return state
 
 
-def optimizer_step(
-    model: AutoencoderModel,
-    optimizer: torch.optim.Optimizer,
-    x: torch.Tensor,
-    z: torch.Tensor,
-    z_set: torch.Tensor | LatentSet,
-) -> dict[str, torch.Tensor]:
-    """rec + λ F(z_set) backward and one step; then the family's after-step hook. ``z_set``
-    is the set F sees: the batch's latents, or a :class:`LatentSet` (fresh + stored)."""
-    x_hat = model.decode(z)
-    loss, parts = model.training_loss(x, x_hat, z_set)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    parts.update(model.after_step(x, z.detach()))
-    return parts
-
-
 def real_sample(train: TrainSplit, n: int) -> torch.Tensor:
     """n training samples drawn with replacement (the toy samples the target afresh)."""
     return train[torch.randint(len(train), (n,), device=train.device)]

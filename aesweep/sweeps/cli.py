@@ -143,12 +143,14 @@ def _validate(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfi
 
 
 def _plan(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
+    from aesweep.config.executors import choose_executor
     from aesweep.config.packs import form_packs
     from aesweep.sweeps.packing import refusal
     from aesweep.sweeps.plan import summary, varying_keys
 
     packs = form_packs(trials, refused=refusal(spec))
     pack_of = packs.pack_of()
+    executors = {t.trial_id: choose_executor(t) for t in trials}
     if args.json:
         rows = [
             {
@@ -156,6 +158,11 @@ def _plan(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) 
                 "config": t.resolved(),
                 "pack": pack_of.get(t.trial_id),
                 "unpacked": packs.alone.get(t.trial_id),
+                "executor": {
+                    "kind": executors[t.trial_id].kind,
+                    "unroll": executors[t.trial_id].unroll,
+                    "why": executors[t.trial_id].why,
+                },
             }
             for t in trials
         ]
@@ -165,7 +172,8 @@ def _plan(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) 
     print(summary(spec, trials))
     for t in trials:
         flat = t.flat()
-        print(t.trial_id, " ".join(f"{k}={flat[k]}" for k in keys if k in flat))
+        values = " ".join(f"{k}={flat[k]}" for k in keys if k in flat)
+        print(t.trial_id, values, f"[{executors[t.trial_id].label}]")
     for members in packs.packs:
         ids = [m.trial_id for m in members]
         bound = members[0].compute.pack
@@ -176,6 +184,11 @@ def _plan(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) 
         reasons.setdefault(why, []).append(tid)
     for why, ids in reasons.items():
         print(f"unpacked ({why}): {' '.join(ids)}")
+    steps: dict[tuple[str, str], list[str]] = {}
+    for tid, ex in executors.items():
+        steps.setdefault((ex.label, ex.why), []).append(tid)
+    for (label, why), ids in steps.items():
+        print(f"step {label} ({why}): {' '.join(ids)}")
     return 0
 
 

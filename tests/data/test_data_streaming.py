@@ -76,9 +76,7 @@ def test_folder_is_read_exactly_and_split_without_overlap(mnist_pngs) -> None:
 
 def train_params(data, strategy: dict, epochs: int = 2) -> list[torch.Tensor]:
     if strategy["kind"] != "run_sort_rerun":  # the one step (a trial of a set strategy)
-        members = SteppedMembers(
-            [_trial(data, strategy, epochs)], data, torch.device("cpu")
-        )
+        members = SteppedMembers([_trial(data, strategy, epochs)], data, torch.device("cpu"))
         for epoch in range(1, epochs + 1):
             result = members.train_epoch(epoch, first=epoch == 1)
             assert math.isfinite(result.means[0]["train_loss"])

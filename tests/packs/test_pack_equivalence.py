@@ -67,7 +67,9 @@ def test_each_member_computes_what_its_unpacked_trial_computes(
         run, single = run_unpacked(trial, tmp_path / trial.trial_id)
         for name, value in single["state"]["params"].items():
             assert value.dtype == torch.float64
-            torch.testing.assert_close(state["state"]["params"][name][i], value[0], rtol=0, atol=1e-9)
+            torch.testing.assert_close(
+                state["state"]["params"][name][i], value[0], rtol=0, atol=1e-9
+            )
         packed_metrics, metrics = _timeless(runs[i].metrics), _timeless(run.metrics)
         assert packed_metrics.keys() == metrics.keys()
         for step in metrics:

@@ -61,8 +61,6 @@ def test_a_pack_resumes_from_its_checkpoint_also_with_fewer_members(
             members, tmp_path / f"resumed{len(rows)}", resume=first, runs=logged
         )
         assert set(outcomes.values()) == {"finished"}
-        _close(
-            state["state"]["params"], straight["state"]["params"], list(range(len(rows))), rows
-        )
+        _close(state["state"]["params"], straight["state"]["params"], list(range(len(rows))), rows)
         for run in runs:
             assert run.logged_steps == [2, 2] and run.tags["aesweep.resumed_from_epoch"] == 1

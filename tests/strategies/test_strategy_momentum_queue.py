@@ -70,7 +70,7 @@ def test_queue_loss_and_momentum_encoder_follow_moca(size: int) -> None:
         with torch.no_grad():
             for r, e in zip(reference.parameters(), encoder.parameters(), strict=True):
                 r.copy_(m * r + (1 - m) * e)
-        for (name, r) in reference.named_parameters():
+        for name, r in reference.named_parameters():
             torch.testing.assert_close(_key_encoder(members)[name], r, rtol=1e-5, atol=1e-6)
         assert not any(p.requires_grad for p in _key_encoder(members).values())
     # The K most recent keys, oldest first.

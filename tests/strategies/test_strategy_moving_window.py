@@ -44,7 +44,9 @@ def test_window_with_k_below_n_differs_from_minibatch() -> None:
 
 def test_one_step_sees_k_fresh_plus_n_minus_k_stored_and_rec_on_fresh_only() -> None:
     n, k = 8, 2
-    members = stepped("cwae", {"kind": "moving_window", "window": n, "fresh": k}, train_size=k, lr=0.0)
+    members = stepped(
+        "cwae", {"kind": "moving_window", "window": n, "fresh": k}, train_size=k, lr=0.0
+    )
     model, train = members.models[0], members.data.train
     stored = model.sample_prior(n - k, generator=generator_copy(members))  # the refill, first
     metrics = members.train_epoch(1, first=True).means[0]  # exactly one step

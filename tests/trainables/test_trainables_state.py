@@ -1,7 +1,7 @@
-"""One state class for every trial (aesweep/trainables/state.py): what a checkpoint holds per
-family (the keys), and that loading it restores each part: WAE-GAN's discriminator and its
-optimiser (a model's extra state), the generator's cosine schedule and Algorithm 2's
-directions."""
+"""What a checkpoint holds and that loading it restores each part: WAE-GAN's discriminator and
+its optimiser (a model's extra state, in the one step's checkpoint), and for the module
+trainer (aesweep/trainables/state.py) the keys, the generator's cosine schedule and
+Algorithm 2's directions."""
 
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ from aesweep.catalog import MODELS, STRATEGIES
 from aesweep.data.config import GaussianMixtureConfig
 from aesweep.data.loading import load_dataset
 from aesweep.models.loading import build_model
+from aesweep.models.wae_gan.model import WAEGAN
 from aesweep.strategies.loading import build_generator_strategy
-from aesweep.strategies.minibatch.config import MinibatchConfig
-from aesweep.strategies.minibatch.strategy import Minibatch
 from aesweep.trainables.checkpoints import CHECKPOINT_FILE
 from aesweep.trainables.state import TrialState
-from tests.models.model_helpers import wae_gan
+from tests.strategies.strategy_helpers import stepped
 
 BASE_KEYS = {"epoch", "model", "optimizer", "strategy", "rng_cpu"} | (
     {"rng_cuda"} if torch.cuda.is_available() else set()
@@ -30,16 +29,19 @@ def saved_keys(folder: Path) -> set[str]:
 
 
 def test_checkpoint_restores_the_discriminator_and_its_optimiser(tmp_path: Path) -> None:
-    data, model, optimizer = wae_gan()
-    strategy = Minibatch(MinibatchConfig(batch_size=32), model, data.train)
-    strategy.train_epoch(model, optimizer, data.train, 1)
-    TrialState(model, optimizer, strategy).save(tmp_path, 1)
-    assert saved_keys(tmp_path) == BASE_KEYS | {"model_extra"}
+    spec = {"kind": "minibatch", "batch_size": 32}
+    disc = {"width": 64, "lr": 2e-3}
+    members = stepped("wae_gan", spec, discriminator=disc)
+    members.train_epoch(1, first=True)
+    members.save(tmp_path, 1)
+    model = members.models[0]
+    assert isinstance(model, WAEGAN)
 
-    _, fresh, fresh_opt = wae_gan(seed=1)
+    again = stepped("wae_gan", spec, seed=1, discriminator=disc)
+    fresh = again.models[0]
+    assert isinstance(fresh, WAEGAN)
     assert not torch.equal(fresh.discriminator.net[0].weight, model.discriminator.net[0].weight)
-    fresh_strategy = Minibatch(MinibatchConfig(batch_size=32), fresh, data.train)
-    assert TrialState(fresh, fresh_opt, fresh_strategy).load(tmp_path) == 1
+    assert again.load(tmp_path) == 1
     assert torch.equal(fresh.discriminator.net[0].weight, model.discriminator.net[0].weight)
     saved = model.discriminator_optimizer.state_dict()
     loaded = fresh.discriminator_optimizer.state_dict()
