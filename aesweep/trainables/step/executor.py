@@ -34,28 +34,6 @@ def _add(sums: Parts | None, parts: Parts) -> Parts:
     return dict(parts) if sums is None else {k: sums[k] + v for k, v in parts.items()}
 
 
-def single_block(step: StepFn) -> BlockFn:
-    """U steps of one member."""
-
-    def run(
-        state: State,
-        xs: torch.Tensor,
-        draws: dict[str, torch.Tensor],
-        hp: dict[str, torch.Tensor],
-        active: torch.Tensor,
-    ) -> tuple[State, Parts, torch.Tensor]:
-        sums: Parts | None = None
-        bad = torch.zeros((), dtype=torch.bool, device=xs.device)
-        for u in range(xs.shape[0]):
-            state, parts = step(state, xs[u], {k: v[u] for k, v in draws.items()}, hp)
-            sums = _add(sums, parts)
-            bad = bad | ~torch.isfinite(parts["loss"])
-        assert sums is not None
-        return state, sums, bad
-
-    return run
-
-
 def _keep(active: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     def pick(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
         return torch.where(active.view(-1, *([1] * (new.dim() - 1))), new, old)
@@ -63,9 +41,11 @@ def _keep(active: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.
     return pick
 
 
-def packed_block(step: StepFn) -> BlockFn:
-    """U steps of N members: the step under ``vmap``, inactive members' state kept."""
-    vstep = vmap(step, randomness="error")
+def block_function(step: StepFn, *, packed: bool) -> BlockFn:
+    """U steps of one member (the step called directly), or of a pack (the step under
+    ``vmap``, inactive members' state kept)."""
+    call = vmap(step, randomness="error") if packed else step
+    axis = 1 if packed else 0
 
     def run(
         state: State,
@@ -75,10 +55,11 @@ def packed_block(step: StepFn) -> BlockFn:
         active: torch.Tensor,
     ) -> tuple[State, Parts, torch.Tensor]:
         sums: Parts | None = None
-        bad = torch.zeros(xs.shape[0], dtype=torch.bool, device=xs.device)
-        for u in range(xs.shape[1]):
-            new, parts = vstep(state, xs[:, u], {k: v[:, u] for k, v in draws.items()}, hp)
-            state = tree_map(_keep(active), new, state)
+        bad = torch.zeros(xs.shape[:axis], dtype=torch.bool, device=xs.device)
+        for u in range(xs.shape[axis]):
+            at = {k: v.select(axis, u) for k, v in draws.items()}
+            new, parts = call(state, xs.select(axis, u), at, hp)
+            state = tree_map(_keep(active), new, state) if packed else new
             sums = _add(sums, parts)
             bad = bad | ~torch.isfinite(parts["loss"])
         assert sums is not None

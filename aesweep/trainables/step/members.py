@@ -39,7 +39,7 @@ from aesweep.strategies.loading import build_strategy
 from aesweep.trainables.checkpoint_files import MEMBERS_FILE
 from aesweep.trainables.optimizers import build_optimizer
 from aesweep.trainables.step.definition import State, make_step
-from aesweep.trainables.step.executor import BlockRunner, packed_block, single_block
+from aesweep.trainables.step.executor import BlockRunner, block_function
 from aesweep.trainables.step.optim import FUNCTIONAL_OPTIMIZERS, hyperparameters
 
 DRAW_BLOCK = 16
@@ -136,7 +136,7 @@ class SteppedMembers:
         self.state: State = _stack(states) if self.packed else states[0]
         self.active = torch.ones(len(self.trials), dtype=torch.bool, device=device)
         step = make_step(self.models[0], self.strategy, self.optimizer)
-        eager = packed_block(step) if self.packed else single_block(step)
+        eager = block_function(step, packed=self.packed)
         self.runner = BlockRunner(
             eager,
             compiled=compiled,
