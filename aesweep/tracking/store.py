@@ -23,6 +23,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
+from aesweep.tracking.system_metrics import PREFIX as SYSTEM_PREFIX
+
 TAG_KIND = "aesweep.kind"  # "sweep" or "trial"
 TAG_SWEEP = "aesweep.sweep"
 TAG_SPEC_HASH = "aesweep.spec_hash"
@@ -314,7 +316,9 @@ class SweepStore:
         _with_retries(kill, attempts)
 
     def trial_records(self, trial_ids: list[str] | None = None) -> list[TrialRecord]:
-        """Every trial run of the experiment (newest first), optionally only these ids."""
+        """Every trial run of the experiment (newest first), optionally only these ids. A
+        record's metrics are the trial's own: the node's ``system/*`` series measure the
+        machine, not the trial, and stay in MLflow for the UI."""
         if self.experiment_id is None:
             return []
         wanted = set(trial_ids) if trial_ids is not None else None
@@ -339,7 +343,11 @@ class SweepStore:
                         status=run.info.status,
                         outcome=run.data.tags.get(TAG_OUTCOME),
                         params=dict(run.data.params),
-                        metrics=dict(run.data.metrics),
+                        metrics={
+                            k: v
+                            for k, v in run.data.metrics.items()
+                            if not k.startswith(SYSTEM_PREFIX)
+                        },
                         tags=dict(run.data.tags),
                         start_time=run.info.start_time,
                     )
