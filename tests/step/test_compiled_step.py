@@ -172,3 +172,13 @@ def test_a_compile_that_fails_falls_back_to_eager(
     }
     for k, v in eager.state["params"].items():
         assert torch.equal(fell_back.state["params"][k], v)
+
+
+def test_a_worker_compiles_trial_after_trial(float64: None) -> None:
+    """Dynamo allows 8 recompiles of one code object, then a fullgraph compile fails: a Ray
+    worker running one trial after another must not run into it (each runner compiles a
+    function of its own; Inductor's cache makes the repeats quick)."""
+    model, strategy = CASES["ae-minibatch"]
+    for i in range(10):
+        members = two_epochs([trial(model, strategy)], compiled=True)
+        assert members.runner.executor == "compiled", (i, members.runner.fallback)

@@ -11,14 +11,12 @@ from mlflow.tracking import MlflowClient
 from aesweep.config.optimizer import MultiStepSchedule, StepSchedule
 from aesweep.data.config import DigitsConfig
 from aesweep.data.loading import load_dataset
-from aesweep.models.loading import build_model
+from aesweep.models.wae_gan.model import WAEGAN
 from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan
 from aesweep.tracking.store import SweepStore
 from aesweep.trainables.checkpoint_files import find_latest
-from aesweep.trainables.checkpoints import load_state
-from aesweep.trainables.epochs import apply_lr_schedule
-from aesweep.trainables.optimizers import build_optimizer
+from aesweep.trainables.step.members import STATE_FILE, SteppedMembers
 from tests.conftest import tiny_spec
 
 
@@ -95,12 +93,14 @@ def test_schedule_sets_the_autoencoder_and_discriminator_rates(write_spec) -> No
     spec["selection"] = {"metric": "rec_error"}  # no cost: no CW distance in 4 dimensions
     _, (trial,) = load_plan(write_spec(spec))
     data = load_dataset(DigitsConfig(train_size=64, test_size=16))
-    net = build_model(trial.model, data)
-    optimizer = build_optimizer(trial.optimizer, net.autoencoder_parameters())
+    members = SteppedMembers([trial], data, torch.device("cpu"))
+    net = members.models[0]
+    assert isinstance(net, WAEGAN)
     rates = []
     for epoch in (1, 3, 4, 9):
-        apply_lr_schedule(trial, optimizer, net, epoch)
-        rates.append(optimizer.param_groups[0]["lr"])
+        (rate,) = members.set_epoch(epoch) or []
+        assert float(members._hp()["lr"]) == pytest.approx(rate)  # what the step's update reads
+        rates.append(rate)
         rates.append(net.discriminator_optimizer.param_groups[0]["lr"])
     assert rates == pytest.approx([1e-3, 2e-4, 1e-3, 2e-4, 1e-4, 2e-5, 1e-4, 2e-5])
 
@@ -121,6 +121,10 @@ def test_scheduled_trial_logs_its_rate_and_checkpoints_it(write_spec, mlflow_uri
     history = store.metric_history(run.info.run_id, "lr")
     assert history == [(1, pytest.approx(0.002)), (2, pytest.approx(0.001)), (3, 0.0005)]
     _, (trial,) = load_plan(path)
-    state = load_state(find_latest(tmp_path / "ray", trial.trial_id))
+    folder = find_latest(tmp_path / "ray", trial.trial_id)
+    assert folder is not None
+    state = torch.load(folder / STATE_FILE, weights_only=True)
     assert state["epoch"] == 3
-    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0005)
+    # the rate is the schedule's at each epoch (set again on resume); Adam's state went on
+    steps = trial.data.train_size_bound() // trial.strategy.images_per_step
+    assert float(state["state"]["optim"]["step"]["count"][0]) == 3 * steps

@@ -68,7 +68,14 @@ def test_plan_lists_varying_values_and_json(write_spec, capsys) -> None:
     assert main(["plan", str(path)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     # The summary, one line per trial, then the packs (and why the rest stay unpacked).
-    assert len(lines) > 61 and all(line.startswith(("pack-", "unpacked")) for line in lines[61:])
+    after = lines[61:]  # the packs, the trials left unpacked, each trial's step executor
+    assert len(lines) > 61 and all(
+        line.startswith(("pack-", "unpacked", "step ")) for line in after
+    )
+    assert all(line.endswith("[eager]") for line in lines[1:61])  # digits: too short to compile
+    steps = [line for line in after if line.startswith("step ")]
+    assert steps and all("too few to repay a compile (auto)): " in line for line in steps)
+    assert sum(len(line.split("): ")[1].split()) for line in steps) == 60  # every trial once
     first = lines[1].split()
     assert len(first[0]) == 10
     assert "model.family=ae" in first and "optimizer.lr=0.01" in first and "seed=0" in first

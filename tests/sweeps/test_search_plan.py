@@ -92,7 +92,9 @@ def test_asha_rungs_must_be_evaluation_epochs(write_spec, capsys) -> None:
 def test_plan_prints_draws_and_optuna_prints_its_space(write_spec, capsys) -> None:
     path = write_spec(BASE)
     assert main(["plan", str(path)]) == 0
-    out = [ln for ln in capsys.readouterr().out.splitlines() if not ln.startswith("pack-")]
+    out = [
+        ln for ln in capsys.readouterr().out.splitlines() if not ln.startswith(("pack-", "step "))
+    ]
     assert out[0].startswith("20 trials: random search, 20 samples")
     assert len(out) == 21 and all("optimizer.lr=" in line for line in out[1:])
     optuna = {**BASE, "search": {"algorithm": "optuna", "num_samples": 5}}

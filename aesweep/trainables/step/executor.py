@@ -11,10 +11,12 @@ keeps its state (a diverged member of a pack).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
+import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.func import vmap
@@ -68,6 +70,19 @@ def block_function(step: StepFn, *, packed: bool) -> BlockFn:
     return run
 
 
+_RUNNERS = itertools.count()
+
+
+def own_code(fn: BlockFn) -> BlockFn:
+    """``fn`` with a code object of its own. Dynamo keeps its compiled graphs per code
+    object and counts every new closure of one code object as a recompile (8 at most, then a
+    fullgraph compile fails): a worker that runs trial after trial would hit that limit, so
+    each runner compiles a function Dynamo has not seen (its graphs go with the runner)."""
+    code = fn.__code__.replace(co_name=f"{fn.__code__.co_name}_{next(_RUNNERS)}")
+    fresh = types.FunctionType(code, fn.__globals__, code.co_name, fn.__defaults__, fn.__closure__)
+    return cast(BlockFn, fresh)
+
+
 def compile_options(device: torch.device) -> dict[str, Any]:
     """Inductor's C++ wrapper on a CPU (no Python between the kernels); CUDA graphs on a
     GPU (the only way such small networks stop being launch-bound there)."""
@@ -96,7 +111,9 @@ class BlockRunner:
         self.member_axis = member_axis  # the step axis of xs and draws: 0 (one member) or 1
         self.compiled: BlockFn | None = None
         if compiled:
-            self.compiled = torch.compile(eager, fullgraph=True, options=compile_options(device))
+            self.compiled = torch.compile(
+                own_code(eager), fullgraph=True, options=compile_options(device)
+            )
         self.compile_seconds: float | None = None
         self.fallback: str | None = None
 
