@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch.func import vmap
 
+from aesweep.config.optimizer import OptimizerConfig
 from aesweep.trainables.step.optim import FUNCTIONAL_OPTIMIZERS
 
 MEMBERS = [
@@ -37,25 +38,41 @@ def _roundtrip(obj):  # type: ignore[no-untyped-def]
     return torch.load(buffer, weights_only=True)
 
 
+PLAIN = [{**m, "momentum": 0.0, "weight_decay": 0.0} for m in MEMBERS]  # MoW's plain SGD
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["all terms", "zero terms left out"])
 @pytest.mark.parametrize("name", sorted(FUNCTIONAL_OPTIMIZERS))
-def test_each_member_steps_as_torch_optim_does(name: str) -> None:
-    opt = FUNCTIONAL_OPTIMIZERS[name]
+def test_each_member_steps_as_torch_optim_does(name: str, plain: bool) -> None:
+    members = PLAIN if plain else MEMBERS
+    configs = [
+        OptimizerConfig(
+            name=name,
+            lr=m["lr"],
+            momentum=m["momentum"],
+            betas=(m["beta1"], m["beta2"]),
+            weight_decay=m["weight_decay"],
+        )
+        for m in members
+    ]
+    opt = FUNCTIONAL_OPTIMIZERS[name].for_members(configs)
+    assert (opt.momentum, opt.decay) == ((False, False) if plain else (True, True))
     g = torch.Generator().manual_seed(0)
     shapes = {"w": (4, 3), "b": (3,)}
     start = [
         {k: torch.randn(s, generator=g, dtype=torch.float64) for k, s in shapes.items()}
-        for _ in MEMBERS
+        for _ in members
     ]
     grads = [
         [
             {k: torch.randn(s, generator=g, dtype=torch.float64) for k, s in shapes.items()}
-            for _ in MEMBERS
+            for _ in members
         ]
         for _ in range(3 * len(SCHEDULE))
     ]
     # torch.optim, member by member; a fresh optimiser loads the state at the checkpoint
     expected = []
-    for i, hp in enumerate(MEMBERS):
+    for i, hp in enumerate(members):
         params = [start[i][k].clone().requires_grad_() for k in shapes]
         optimizer = _torch_optimizer(name, params, hp)
         for t, step_grads in enumerate(grads):
@@ -78,11 +95,11 @@ def test_each_member_steps_as_torch_optim_does(name: str) -> None:
     for t, step_grads in enumerate(grads):
         if t == 6:
             stacked, state = _roundtrip(stacked), _roundtrip(state)
-        hp = {k: torch.tensor([m[k] for m in MEMBERS], dtype=torch.float64) for k in MEMBERS[0]}
+        hp = {k: torch.tensor([m[k] for m in members], dtype=torch.float64) for k in members[0]}
         hp["lr"] = hp["lr"] * SCHEDULE[t // 3]
-        g_t = {k: torch.stack([step_grads[i][k] for i in range(len(MEMBERS))]) for k in shapes}
+        g_t = {k: torch.stack([step_grads[i][k] for i in range(len(members))]) for k in shapes}
         stacked, state = update(stacked, g_t, state, hp)
-    for i in range(len(MEMBERS)):
+    for i in range(len(members)):
         for k in shapes:
             torch.testing.assert_close(stacked[k][i], expected[i][k], rtol=1e-12, atol=1e-13)
     # ... and the members did move apart from their start

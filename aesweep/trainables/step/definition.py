@@ -34,10 +34,37 @@ Parts = dict[str, torch.Tensor]
 StepFn = Callable[[State, torch.Tensor, Draws, dict[str, torch.Tensor]], tuple[State, Parts]]
 
 
+Objective = Callable[[dict[str, torch.Tensor]], tuple[torch.Tensor, Any]]
+Gradient = Callable[[Objective], Callable[[dict[str, torch.Tensor]], Any]]
+
+
+def autograd_grad_and_value(objective: Objective) -> Callable[[dict[str, torch.Tensor]], Any]:
+    """``torch.func.grad_and_value(objective, has_aux=True)`` computed by plain autograd on
+    leaf copies of the parameters: the same numbers with less host work per op, for the step
+    of one member run eagerly (vmap and torch.compile need torch.func's)."""
+
+    def run(params: dict[str, torch.Tensor]) -> Any:
+        leaves = {k: v.detach().requires_grad_() for k, v in params.items()}
+        loss, aux = objective(leaves)
+        grads = torch.autograd.grad(loss, list(leaves.values()))
+        return dict(zip(leaves, grads, strict=True)), (loss.detach(), aux)
+
+    return run
+
+
+def functorch_grad_and_value(objective: Objective) -> Callable[[dict[str, torch.Tensor]], Any]:
+    return grad_and_value(objective, has_aux=True)
+
+
 def make_step(
-    model: AutoencoderModel, strategy: SetStrategy, optimizer: FunctionalOptimizer
+    model: AutoencoderModel,
+    strategy: SetStrategy,
+    optimizer: FunctionalOptimizer,
+    gradient: Gradient = functorch_grad_and_value,
 ) -> StepFn:
-    """The step of ``model``'s family under ``strategy`` with ``optimizer``."""
+    """The step of ``model``'s family under ``strategy`` with ``optimizer``; ``gradient``:
+    how the objective's gradient is taken (torch.func's, traceable by vmap and compile, or
+    :func:`autograd_grad_and_value` for one member run eagerly)."""
     calls = NetworkCalls(model)
     weighted = model.cfg.latent_weight is not None
 
@@ -56,7 +83,7 @@ def make_step(
             loss, parts = model.training_loss(x, x_hat, latents, draws, weight)
             return loss, (parts, z.detach(), b)
 
-        grads, (_, (parts, z, new_buffers)) = grad_and_value(objective, has_aux=True)(params)
+        grads, (_, (parts, z, new_buffers)) = gradient(objective)(params)
         new_params, new_optim = optimizer.update(params, grads, state["optim"], hp)
         new_strat = strategy.advance(strat, z, keys, new_params, new_buffers)
         new_state = {

@@ -93,7 +93,8 @@ def compile_options(device: torch.device) -> dict[str, Any]:
 
 class BlockRunner:
     """Runs a block of U steps: ``unroll`` at a time through the compiled block function
-    (when compiled), the rest eagerly. A compile that fails falls back to eager for the rest
+    (when compiled; ``traceable``, the same steps written with torch.func, is what gets
+    compiled), the rest eagerly (``eager``). A compile that fails falls back to eager for the rest
     of the trial (``fallback`` says why); ``compile_seconds`` is the first compiled call's
     time (compilation included)."""
 
@@ -101,6 +102,7 @@ class BlockRunner:
         self,
         eager: BlockFn,
         *,
+        traceable: BlockFn | None = None,
         compiled: bool,
         unroll: int,
         device: torch.device,
@@ -112,7 +114,7 @@ class BlockRunner:
         self.compiled: BlockFn | None = None
         if compiled:
             self.compiled = torch.compile(
-                own_code(eager), fullgraph=True, options=compile_options(device)
+                own_code(traceable or eager), fullgraph=True, options=compile_options(device)
             )
         self.compile_seconds: float | None = None
         self.fallback: str | None = None

@@ -38,7 +38,7 @@ from aesweep.strategies.base import SetStrategy
 from aesweep.strategies.loading import build_strategy
 from aesweep.trainables.checkpoint_files import MEMBERS_FILE
 from aesweep.trainables.optimizers import build_optimizer
-from aesweep.trainables.step.definition import State, make_step
+from aesweep.trainables.step.definition import State, autograd_grad_and_value, make_step
 from aesweep.trainables.step.executor import BlockRunner, block_function
 from aesweep.trainables.step.optim import FUNCTIONAL_OPTIMIZERS, hyperparameters
 
@@ -114,13 +114,13 @@ class SteppedMembers:
         self.data, self.device = data, device
         self.models, self.generators = build_members(self.trials, data, device)
         first = self.trials[0]
-        strategy = build_strategy(
-            first.strategy, self.models[0], data.train, epochs=first.epochs
-        )
+        strategy = build_strategy(first.strategy, self.models[0], data.train, epochs=first.epochs)
         if not isinstance(strategy, SetStrategy):
             raise TypeError(f"strategy {first.strategy.kind} does not run the one step")
         self.strategy: SetStrategy = strategy
-        self.optimizer = FUNCTIONAL_OPTIMIZERS[first.optimizer.name]
+        self.optimizer = FUNCTIONAL_OPTIMIZERS[first.optimizer.name].for_members(
+            [t.optimizer for t in self.trials]
+        )
         states = []
         for model, g in zip(self.models, self.generators, strict=True):
             params, buffers = network_state(model)
@@ -136,9 +136,16 @@ class SteppedMembers:
         self.state: State = _stack(states) if self.packed else states[0]
         self.active = torch.ones(len(self.trials), dtype=torch.bool, device=device)
         step = make_step(self.models[0], self.strategy, self.optimizer)
-        eager = block_function(step, packed=self.packed)
+        traceable = block_function(step, packed=self.packed)
+        eager = traceable
+        if not self.packed:  # one member run eagerly: the same step, autograd's gradient
+            direct = make_step(
+                self.models[0], self.strategy, self.optimizer, autograd_grad_and_value
+            )
+            eager = block_function(direct, packed=False)
         self.runner = BlockRunner(
             eager,
+            traceable=traceable,
             compiled=compiled,
             unroll=unroll,
             device=device,
@@ -206,9 +213,7 @@ class SteppedMembers:
         train, n = self.data.train, self.strategy.fresh
         steps = len(train) // n
         orders = [
-            torch.randperm(len(train), generator=g, device=train.device)[: steps * n].view(
-                steps, n
-            )
+            torch.randperm(len(train), generator=g, device=train.device)[: steps * n].view(steps, n)
             for g in self.generators
         ]
         hp = self._hp()

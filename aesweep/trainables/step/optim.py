@@ -16,8 +16,8 @@ float64, as torch computes them in Python floats).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -27,8 +27,10 @@ Tensors = dict[str, torch.Tensor]
 OptState = dict[str, Tensors]
 
 
-def _decayed(g: torch.Tensor, p: torch.Tensor, hp: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    return g + hp["weight_decay"].to(p.dtype) * p
+def _decayed(
+    g: torch.Tensor, p: torch.Tensor, hp: Mapping[str, torch.Tensor], decay: bool
+) -> torch.Tensor:
+    return g + hp["weight_decay"].to(p.dtype) * p if decay else g
 
 
 def sgd_init(params: Tensors) -> OptState:
@@ -36,14 +38,21 @@ def sgd_init(params: Tensors) -> OptState:
 
 
 def sgd_update(
-    params: Tensors, grads: Tensors, state: OptState, hp: Mapping[str, torch.Tensor]
+    params: Tensors,
+    grads: Tensors,
+    state: OptState,
+    hp: Mapping[str, torch.Tensor],
+    *,
+    momentum: bool = True,
+    decay: bool = True,
 ) -> tuple[Tensors, OptState]:
-    """One ``torch.optim.SGD(lr, momentum, weight_decay)`` step."""
+    """One ``torch.optim.SGD(lr, momentum, weight_decay)`` step. ``momentum``/``decay``
+    False: every member's value is 0 (the terms are left out; the buffer stays zero)."""
     new_params, new_buf = {}, {}
     for k, p in params.items():
-        d = _decayed(grads[k], p, hp)
-        buf = hp["momentum"].to(p.dtype) * state["momentum"][k] + d
-        new_buf[k] = buf
+        d = _decayed(grads[k], p, hp, decay)
+        buf = hp["momentum"].to(p.dtype) * state["momentum"][k] + d if momentum else d
+        new_buf[k] = buf if momentum else state["momentum"][k]
         new_params[k] = p - hp["lr"].to(p.dtype) * buf
     return new_params, {"momentum": new_buf}
 
@@ -61,7 +70,13 @@ def adam_init(params: Tensors) -> OptState:
 
 
 def adam_update(
-    params: Tensors, grads: Tensors, state: OptState, hp: Mapping[str, torch.Tensor]
+    params: Tensors,
+    grads: Tensors,
+    state: OptState,
+    hp: Mapping[str, torch.Tensor],
+    *,
+    momentum: bool = True,
+    decay: bool = True,
 ) -> tuple[Tensors, OptState]:
     """One ``torch.optim.Adam(lr, betas, eps=1e-8, weight_decay)`` step (bias-corrected)."""
     t = state["step"]["count"] + 1
@@ -71,7 +86,7 @@ def adam_update(
     step_size = hp["lr"].to(torch.float64) / bc1
     new_params, new_m, new_v = {}, {}, {}
     for k, p in params.items():
-        d = _decayed(grads[k], p, hp)
+        d = _decayed(grads[k], p, hp, decay)
         b1, b2 = beta1.to(p.dtype), beta2.to(p.dtype)
         m = state["exp_avg"][k].lerp(d, 1 - b1)
         v = state["exp_avg_sq"][k] * b2 + (1 - b2) * d * d
@@ -83,13 +98,27 @@ def adam_update(
 
 @dataclass(frozen=True)
 class FunctionalOptimizer:
-    """A functional optimiser: its state's initial value, its update and the
-    hyperparameters it reads from ``hp`` (:func:`hyperparameters`)."""
+    """A functional optimiser: its state's initial value and its update (reading the
+    hyperparameters of :func:`hyperparameters` from ``hp``)."""
 
     init: Callable[[Tensors], OptState]
-    update: Callable[
-        [Tensors, Tensors, OptState, Mapping[str, torch.Tensor]], tuple[Tensors, OptState]
-    ]
+    update_fn: Callable[..., tuple[Tensors, OptState]]
+    momentum: bool = True
+    decay: bool = True
+
+    def update(
+        self, params: Tensors, grads: Tensors, state: OptState, hp: Mapping[str, torch.Tensor]
+    ) -> tuple[Tensors, OptState]:
+        return self.update_fn(params, grads, state, hp, momentum=self.momentum, decay=self.decay)
+
+    def for_members(self, configs: Sequence[OptimizerConfig]) -> FunctionalOptimizer:
+        """The same update with the terms every member leaves at zero left out (SGD's
+        momentum, weight decay): fewer ops a step, the same numbers."""
+        return replace(
+            self,
+            momentum=any(c.momentum != 0 for c in configs),
+            decay=any(c.weight_decay != 0 for c in configs),
+        )
 
 
 FUNCTIONAL_OPTIMIZERS: dict[str, FunctionalOptimizer] = {
