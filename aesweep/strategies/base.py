@@ -133,9 +133,7 @@ class SetStrategy(Strategy):
         """Latents of this step's images computed from the state (a momentum encoder)."""
         return None
 
-    def latent_set(
-        self, z: torch.Tensor, state: Tensors, keys: torch.Tensor | None
-    ) -> LatentSet:
+    def latent_set(self, z: torch.Tensor, state: Tensors, keys: torch.Tensor | None) -> LatentSet:
         return LatentSet(z)
 
     def advance(

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the commands import what they need when they run (validate 
     from aesweep.tracking.store import SweepStore
 
 EXIT_BAD_INPUT = 2
+EXIT_BUSY = 75  # another submission of the experiment is running (EX_TEMPFAIL: try later)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-concurrent", type=int, metavar="N", help="at most N trials at once")
     sp.add_argument(
         "--verbose", action="store_true", help="Ray Tune's own output, not the compact view"
+    )
+    sp.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another submission of this experiment is running, wait for it (else refuse)",
     )
     sp = with_spec("results", "the paper-style table of a sweep, read from MLflow")
     sp.add_argument("--format", choices=["table", "markdown", "csv", "json"], default="table")
@@ -195,6 +201,7 @@ def _plan(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) 
 def _run(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
     from aesweep.sweeps.plan import summary
     from aesweep.sweeps.run import ClusterError, run_sweep
+    from aesweep.tracking.locks import SubmissionBusy
 
     if args.max_concurrent is not None and args.max_concurrent < 1:
         print("--max-concurrent: must be at least 1", file=sys.stderr)
@@ -227,6 +234,7 @@ def _run(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -
                 address=args.address,
                 max_concurrent=args.max_concurrent,
                 verbose=args.verbose,
+                wait=args.wait,
             )
         else:
             outcome = run_sweep(
@@ -237,7 +245,11 @@ def _run(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -
                 inline=args.inline,
                 max_concurrent=args.max_concurrent,
                 verbose=args.verbose,
+                wait=args.wait,
             )
+    except SubmissionBusy as exc:  # refused before this submission created anything
+        print(f"{args.spec}: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     except ClusterError as exc:  # raised before anything is created
         for line in exc.lines:
             print(f"{args.spec}: {line}", file=sys.stderr)

@@ -38,6 +38,7 @@ from aesweep.config.trial import TrialConfig, TrialPayload, display_name
 from aesweep.sweeps.packing import Pack, Units, form_units, refusal
 from aesweep.sweeps.plan import search_params, summary
 from aesweep.sweeps.spec import SchedulerConfig, SweepSpec
+from aesweep.tracking.locks import SubmissionLock
 from aesweep.tracking.store import TAG_AUDIT_EPOCH, SweepStore, TrialRecord
 from aesweep.trainables.child_runs import child_run
 
@@ -342,13 +343,38 @@ def run_sweep(
     max_concurrent: int | None = None,
     log: Any = print,
     verbose: bool = False,
+    wait: bool = False,
 ) -> SweepOutcome:
     """Run the trials not finished yet. Progress: the compact view of
     :mod:`aesweep.sweeps.progress`, or with ``verbose`` Ray Tune's own tables."""
     if not inline:
         connect(spec, address, log)  # before prepare(): a bad address creates nothing
-    with terminate_as_interrupt():
-        return _run_prepared(spec, trials, spec_text, address, inline, max_concurrent, log, verbose)
+    with held_submission(spec, wait, log) as lock, terminate_as_interrupt():
+        return _run_prepared(
+            spec, trials, spec_text, address, inline, max_concurrent, log, verbose, lock
+        )
+
+
+@contextlib.contextmanager
+def held_submission(spec: SweepSpec, wait: bool, log: Any) -> Iterator[SubmissionLock]:
+    """This submission's hold on its experiment (:mod:`aesweep.tracking.locks`): a second
+    submission of the same experiment is refused (:class:`SubmissionBusy`) or, with ``wait``,
+    waits. The records a dead holder left unfinished (its parent run, its RUNNING trials) are
+    ended KILLED: they resume in this submission."""
+    lock = SubmissionLock(spec.tracking.uri, spec.experiment)
+    lock.acquire(wait=wait)
+    try:
+        gone = lock.took_over
+        if gone is not None:
+            log(f"the previous submission ({gone.describe()}) is gone: taking over")
+            if gone.parent_run:
+                store = SweepStore(spec.tracking.uri, spec.experiment)
+                ended = store.close_abandoned(gone.parent_run)
+                if ended:
+                    log(f"{ended} trials it left running are marked KILLED and resume here")
+        yield lock
+    finally:
+        lock.release()
 
 
 @contextlib.contextmanager
@@ -379,8 +405,10 @@ def _run_prepared(
     max_concurrent: int | None,
     log: Any,
     verbose: bool,
+    lock: SubmissionLock,
 ) -> SweepOutcome:
     prep = prepare(spec, trials, spec_text)
+    lock.set_parent(prep.parent)
     if prep.done:
         log(f"{len(prep.done)} of {len(trials)} trials already finished in MLflow; not run again")
     if prep.resume_from:
@@ -409,7 +437,8 @@ def _run_prepared(
         killed = _mark_unfinished(prep.store, records)
         # Trials that saw the stop themselves (Ray stops its workers) ended their runs killed.
         killed |= {tid for tid, rec in records.items() if rec.outcome == "killed"}
-        prep.store.close_parent(prep.parent, "KILLED" if killed else status)
+        ended = parent_status(status, killed, records, bool(prep.todo))
+        prep.store.close_parent(prep.parent, ended)
     outcome = SweepOutcome(prep.parent, skipped=prep.done, interrupted=bool(killed))
     for t in prep.todo:
         rec = records.get(t.trial_id)
@@ -419,6 +448,17 @@ def _run_prepared(
     if not killed:
         _draw_plots(spec, trials, prep, log)
     return outcome
+
+
+def parent_status(status: str, killed: set[str], records: dict[str, TrialRecord], ran: bool) -> str:
+    """How a submission's parent run ends: KILLED when trials were cut short (resumable),
+    FAILED when it ran trials and none of them ended well, else ``status``."""
+    if killed:
+        return "KILLED"
+    ended_well = any(rec.finished for rec in records.values())
+    if ran and not ended_well:
+        return "FAILED"
+    return status
 
 
 def _draw_plots(spec: SweepSpec, trials: list[TrialConfig], prep: Prepared, log: Any) -> None:
@@ -771,25 +811,38 @@ def run_optuna(
     max_concurrent: int | None = None,
     log: Any = print,
     verbose: bool = False,
+    wait: bool = False,
 ) -> SweepOutcome:
     """An Optuna search through Ray Tune's ``OptunaSearch`` (TPE, seeded by ``search.seed``):
     the finished trials of earlier submissions (MLflow) seed the searcher with their values and
     metric and count towards ``num_samples``; the rest are sampled and run, each trial function
     resolving its trial and child run (:func:`aesweep.trainables.entry.search_trainable`)."""
-    from aesweep.config.sampled import SearchPayload
-    from aesweep.sweeps.plan import integer_keys, optuna_space, sampled_trials
-    from aesweep.sweeps.recorded import recorded_trials, searcher_history
-
     connect(spec, address, log)
+    with held_submission(spec, wait, log) as lock, terminate_as_interrupt():
+        return _run_optuna(spec, spec_text, max_concurrent, log, verbose, lock)
+
+
+def _run_optuna(
+    spec: SweepSpec,
+    spec_text: str,
+    max_concurrent: int | None,
+    log: Any,
+    verbose: bool,
+    lock: SubmissionLock,
+) -> SweepOutcome:
     import ray
     from ray import tune
     from ray.tune.search.optuna import OptunaSearch
 
+    from aesweep.config.sampled import SearchPayload
+    from aesweep.sweeps.plan import integer_keys, optuna_space, sampled_trials
+    from aesweep.sweeps.recorded import recorded_trials, searcher_history
     from aesweep.trainables.entry import search_trainable
 
     store = SweepStore(spec.tracking.uri, spec.experiment)
     points, rewards = searcher_history(spec, store)
     parent = store.open_parent(spec.name, spec_hash(spec), spec_text, summary(spec, []))
+    lock.set_parent(parent)
     store.log_parent_params(parent, search_params(spec))
     total = spec.search.num_samples or 0
     left = max(0, total - len(points))
@@ -892,7 +945,8 @@ def run_optuna(
             if r.tags.get("mlflow.parentRunId") == parent
         }
         killed = _mark_unfinished(store, mine)
-        store.close_parent(parent, "KILLED" if killed else status)
+        ended = store.latest_by_trial(list(mine))
+        store.close_parent(parent, parent_status(status, killed, ended, bool(mine)))
     outcome = SweepOutcome(parent, skipped=[str(i) for i in range(len(points))])
     outcome.interrupted = bool(killed)
     after = store.latest_by_trial(list(mine))

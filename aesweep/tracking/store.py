@@ -36,6 +36,7 @@ TAG_AUDIT_EPOCH = "aesweep.audit_epoch"  # the scheduler would have stopped it h
 TAG_CONFIG = "aesweep.config"  # the resolved trial config, JSON
 TAG_GROUP = "aesweep.group"  # "dataset / model / strategy"
 TAG_SUPERSEDED_BY = "aesweep.superseded_by"  # an unfinished run that started over
+TAG_ERROR = "aesweep.error"  # the exception that failed the run, one line
 MAX_PARAM_LENGTH = 6000
 # MLflow 3's UI opens an experiment without this tag on its GenAI overview (traces); this
 # kind is the model-training one (the runs table).
@@ -303,6 +304,23 @@ class SweepStore:
         for i in range(0, len(batch), 100):
             self._client.log_batch(run_id, params=batch[i : i + 100])
 
+    def close_abandoned(self, parent_run_id: str) -> int:
+        """The records of a submission whose driver died (killed, its machine lost): its
+        parent run and the trial runs it left RUNNING or SCHEDULED end KILLED (resumable);
+        returns how many trial runs that ended."""
+        if self._client.get_run(parent_run_id).info.status not in ("RUNNING", "SCHEDULED"):
+            return 0
+        left = [
+            rec
+            for rec in self.trial_records()
+            if rec.tags.get(MLFLOW_PARENT_RUN_ID) == parent_run_id
+            and rec.status in ("RUNNING", "SCHEDULED")
+        ]
+        for rec in left:
+            self.mark_killed(rec.run_id)
+        self._client.set_terminated(parent_run_id, "KILLED")
+        return len(left)
+
     def mark_killed(self, run_id: str, attempts: int = 3) -> None:
         """End a trial's run as KILLED with the ``killed`` outcome (a sweep stopped by Ctrl-C).
 
@@ -437,6 +455,12 @@ class TrialRun:
         return self._client.get_run(self.run_id).data.tags.get(TAG_OUTCOME)
 
     def finish(self, outcome: str, **tags: Any) -> None:
+        """End the run with ``outcome``; a run that ends well sheds the error tag an earlier
+        attempt left (a trial that failed once and finished on resubmission)."""
         status = {"finished": "FINISHED", "killed": "KILLED"}.get(outcome, "FAILED")
         self.set_tags({TAG_OUTCOME: outcome, **tags})
+        if outcome in ("finished", "diverged") and TAG_ERROR not in tags:
+            with contextlib.suppress(MlflowException):
+                if TAG_ERROR in self._client.get_run(self.run_id).data.tags:
+                    self._client.delete_tag(self.run_id, TAG_ERROR)
         self._client.set_terminated(self.run_id, status)

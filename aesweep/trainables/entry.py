@@ -23,7 +23,7 @@ from aesweep.config.packs import PackPayload
 from aesweep.config.registry import import_target
 from aesweep.config.sampled import SearchPayload
 from aesweep.config.trial import TrialPayload
-from aesweep.tracking.store import SweepStore, TrialRun
+from aesweep.tracking.store import TAG_ERROR, SweepStore, TrialRun
 from aesweep.tracking.system_metrics import system_metrics
 from aesweep.trainables.checkpoints import InlineCheckpoints
 from aesweep.trainables.child_runs import child_run
@@ -71,7 +71,7 @@ def _train(payload: TrialPayload, reporter: Reporter, run: TrialRun) -> str:
             run.finish("killed")
         raise
     except BaseException as exc:
-        run.finish("failed", **{"aesweep.error": f"{type(exc).__name__}: {exc}"[:500]})
+        run.finish("failed", **{TAG_ERROR: f"{type(exc).__name__}: {exc}"[:500]})
         raise
 
 

@@ -68,9 +68,7 @@ class MomentumQueue(SetStrategy):
         with torch.no_grad():
             return calls.encode_with(self._split(state, "key."), key_buffers, x).detach()
 
-    def latent_set(
-        self, z: torch.Tensor, state: Tensors, keys: torch.Tensor | None
-    ) -> LatentSet:
+    def latent_set(self, z: torch.Tensor, state: Tensors, keys: torch.Tensor | None) -> LatentSet:
         return LatentSet(z, stored=state["queue"], keys=keys)
 
     def advance(

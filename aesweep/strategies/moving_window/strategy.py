@@ -65,9 +65,7 @@ class MovingWindow(SetStrategy):
         rows = model.sample_prior(self.stored, device=device, generator=generator)
         return {"rows": rows.to(state["rows"].dtype)}
 
-    def latent_set(
-        self, z: torch.Tensor, state: Tensors, keys: torch.Tensor | None
-    ) -> LatentSet:
+    def latent_set(self, z: torch.Tensor, state: Tensors, keys: torch.Tensor | None) -> LatentSet:
         return LatentSet(z, stored=state["rows"]) if self.stored else LatentSet(z)
 
     def advance(

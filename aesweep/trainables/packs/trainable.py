@@ -22,7 +22,7 @@ import torch
 from aesweep.config.packs import PackPayload
 from aesweep.data.base import TensorDataset
 from aesweep.data.loading import load_dataset
-from aesweep.tracking.store import TrialRun
+from aesweep.tracking.store import TAG_ERROR, TrialRun
 from aesweep.tracking.system_metrics import system_metrics
 from aesweep.trainables.autoencoder import autoencoder_member
 from aesweep.trainables.checkpoint_files import MEMBERS_FILE
@@ -140,5 +140,5 @@ def run_pack(payload: PackPayload, reporter: Reporter) -> dict[str, str]:
         error = f"{type(exc).__name__}: {exc}"[:500]
         for member, run in zip(payload.members, runs, strict=True):
             if outcomes.get(member.trial.trial_id, "running") == "running":
-                run.finish("failed", **{"aesweep.error": error})
+                run.finish("failed", **{TAG_ERROR: error})
         raise
