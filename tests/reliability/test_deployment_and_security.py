@@ -45,7 +45,8 @@ def test_compose_publishes_only_loopback_ports_and_has_the_services() -> None:
         "127.0.0.1:5000:5000",
         "127.0.0.1:8265:8265",
     ]
-    assert "postgresql://" in services["mlflow"]["command"]
+    # The driver named: SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3 (not installed)
+    assert "postgresql+psycopg2://" in services["mlflow"]["command"]
     gpus = services["ray-worker"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpus["capabilities"] == ["gpu"]
     readme = (REPO / "README.md").read_text()
