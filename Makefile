@@ -86,7 +86,7 @@ test-fast: checks
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not ray and not fid and not kill and not slow and not compile_matrix" tests
 
 # Every family x strategy pair compiled (about 30-60 s a pair on a cold 2-core CPU; make test
-# compiles each family and strategy once).
+# compiles one pair per strategy).
 test-compile: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m compile_matrix tests
 
