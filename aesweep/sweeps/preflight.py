@@ -60,9 +60,30 @@ def check_tracking(uri: str) -> str | None:
 
 
 def check_storage(spec: SweepSpec) -> str | None:
-    """Ray Tune's storage (checkpoints): a folder that exists or can be created, writable."""
-    why = _creatable_folder(Path(spec.tracking.storage))
+    """Ray Tune's storage (checkpoints): a folder that exists or can be created, writable; a
+    URI whose filesystem opens and takes a probe file (written and removed again)."""
+    from aesweep.trainables.storage import is_uri
+
+    storage = spec.tracking.storage
+    why = _writable_uri(storage) if is_uri(storage) else _creatable_folder(Path(storage))
     return f"tracking.storage: {why}" if why else None
+
+
+def _writable_uri(uri: str) -> str | None:
+    from aesweep.trainables.storage import open_location
+
+    try:
+        root = open_location(uri)
+        if root.is_local:  # file://
+            return _creatable_folder(Path(root.path))
+        probe = root.child(f".aesweep-probe-{os.getpid()}")
+        with root.fs.open_output_stream(probe.path) as out:
+            out.write(b"probe")
+        root.fs.delete_file(probe.path)
+    except Exception as exc:  # whatever the filesystem raises, it is one line here
+        text = str(exc).strip().splitlines()
+        return f"{uri} cannot be written ({text[0] if text else type(exc).__name__})"
+    return None
 
 
 def check_address(address: str | None) -> str | None:

@@ -176,27 +176,35 @@ class Prepared:
     done: list[str]
     experiment_dir: str  # Ray Tune's experiment name for this submission
     system_metrics_s: float | None = None  # tracking.system_metrics: the sampling interval
+    notes: list[str] = field(default_factory=list)  # damaged checkpoints skipped, one a trial
 
 
 def prepare(spec: SweepSpec, trials: list[TrialConfig], spec_text: str) -> Prepared:
     """Open the parent run; skip finished trials; for the rest, reuse the child run of a
     trial that has a checkpoint to resume from, else create a new one (an older unfinished
-    run of the same trial is tagged as superseded, so no trial is counted twice)."""
+    run of the same trial is tagged as superseded, so no trial is counted twice). The
+    checkpoints of every unfinished trial come from one listing of the storage."""
+    from aesweep.trainables.checkpoint_files import CheckpointIndex
+
     store = SweepStore(spec.tracking.uri, spec.experiment)
     existing = store.latest_by_trial([t.trial_id for t in trials])
     done = [t.trial_id for t in trials if t.trial_id in existing and existing[t.trial_id].finished]
     parent = store.open_parent(spec.name, spec_hash(spec), spec_text, summary(spec, trials))
     store.log_parent_params(parent, search_params(spec))
-    storage = Path(spec.tracking.storage).expanduser().resolve()
+    index = CheckpointIndex.scan(_storage(spec)) if len(done) < len(trials) else None
     run_ids: dict[str, str] = {}
     resume_from: dict[str, str] = {}
+    notes: list[str] = []
     for t in trials:
         if t.trial_id in done:
             continue
-        run_id, checkpoint = child_run(store, parent, t, existing.get(t.trial_id), storage)
+        assert index is not None
+        run_id, checkpoint, note = child_run(store, parent, t, existing.get(t.trial_id), index)
         run_ids[t.trial_id] = run_id
         if checkpoint is not None:
             resume_from[t.trial_id] = checkpoint
+        if note is not None:
+            notes.append(f"{trial_name(t)}: {note}")
     todo = [t for t in trials if t.trial_id in run_ids]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Prepared(
@@ -208,6 +216,7 @@ def prepare(spec: SweepSpec, trials: list[TrialConfig], spec_text: str) -> Prepa
         done,
         f"{spec.name}-{stamp}-{parent[:6]}",
         spec.tracking.system_metrics_s,
+        notes,
     )
 
 
@@ -411,6 +420,8 @@ def _run_prepared(
     lock.set_parent(prep.parent)
     if prep.done:
         log(f"{len(prep.done)} of {len(trials)} trials already finished in MLflow; not run again")
+    for note in prep.notes:
+        log(f"checkpoint of {note}")
     if prep.resume_from:
         log(f"{len(prep.resume_from)} unfinished trials resume from their last checkpoint")
     threads = max(1, int(spec.resources.cpus_per_trial))
@@ -485,8 +496,19 @@ def _mark_unfinished(store: SweepStore, records: dict[str, TrialRecord]) -> set[
     return killed
 
 
-def _storage(spec: SweepSpec) -> Path:
-    return Path(spec.tracking.storage).expanduser().resolve()
+def _storage(spec: SweepSpec) -> str:
+    """``tracking.storage`` as every process reads it: a URI as written (never a local
+    path), a local folder absolute."""
+    from aesweep.trainables.storage import storage_text
+
+    return storage_text(spec.tracking.storage)
+
+
+def _unit_dir(spec: SweepSpec, prep: Prepared, name: str) -> str:
+    """The inline runner's folder of one unit in the storage, as Tune lays it out."""
+    from aesweep.trainables.storage import open_location
+
+    return open_location(_storage(spec)).child(prep.experiment_dir, name).text
 
 
 def _run_inline(spec: SweepSpec, prep: Prepared, units: Units, threads: int, log: Any) -> None:
@@ -501,12 +523,12 @@ def _run_inline(spec: SweepSpec, prep: Prepared, units: Units, threads: int, log
     work: list[tuple[str, list[TrialConfig], Callable[[], object]]] = []
     for pack in units.packs:
         body = pack_payload(prep, pack, threads=threads, use_gpu=use_gpu).model_copy(
-            update={"inline_dir": str(_storage(spec) / prep.experiment_dir / pack.pack_id)}
+            update={"inline_dir": _unit_dir(spec, prep, pack.pack_id)}
         )
         work.append((pack.pack_id, pack.members, functools.partial(inline_pack, body)))
     for t in units.singles:
         one = payload(prep, t, threads=threads, use_gpu=use_gpu).model_copy(
-            update={"inline_dir": str(_storage(spec) / prep.experiment_dir / trial_name(t))}
+            update={"inline_dir": _unit_dir(spec, prep, trial_name(t))}
         )
         work.append((t.trial_id, [t], functools.partial(inline_trainable, one)))
     for i, (unit, members, call) in enumerate(work, 1):
@@ -622,8 +644,8 @@ def _record_stops(
     audited ones (the epoch it would have stopped them at)."""
     for tid, epoch in stopped.items():
         run_id = run_of(tid)
-        if run_id is not None:
-            store.mark_stopped(run_id, epoch)
+        if run_id is not None:  # the run it logs to now (it may have started over)
+            store.mark_stopped(store.current_run(run_id), epoch)
     for tid, epoch in audited.items():
         run_id = run_of(tid)
         if run_id is not None:
@@ -727,10 +749,15 @@ def _asha(spec: SweepSpec, epochs_of: Callable[[Any], int], tid_of: Callable[[An
 def _run_config(tune: Any, spec: SweepSpec, name: str, verbose: bool, callbacks: list) -> Any:
     """Tune's RunConfig of a sweep: its storage, retries, kept checkpoints and callbacks;
     Tune's own tables (whose config column holds only the trial id) and its TensorBoard hint
-    with --verbose only, else the compact view."""
+    with --verbose only, else the compact view. A storage URI is handed over as its
+    filesystem and the path on it."""
+    from aesweep.trainables.storage import tune_storage
+
+    path, filesystem = tune_storage(_storage(spec))
     return tune.RunConfig(
         name=name,
-        storage_path=str(_storage(spec)),
+        storage_path=path,
+        storage_filesystem=filesystem,
         failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
         verbose=1 if verbose else 0,
@@ -861,7 +888,7 @@ def _run_optuna(
         tracking_uri=store.uri,
         experiment=spec.experiment,
         parent_run_id=parent,
-        storage=str(_storage(spec)),
+        storage=_storage(spec),
         threads=max(1, int(spec.resources.cpus_per_trial)),
         use_gpu=gpus > 0,
         rank_metric=metric,
