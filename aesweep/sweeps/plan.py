@@ -187,9 +187,21 @@ def _same_trials(
 def _selection(
     spec: SweepSpec, trials: list[TrialConfig], model_of: list[int]
 ) -> list[PlanProblem]:
-    """``selection.metric`` is logged by every planned trial (else ``results`` has nothing
-    to select by)."""
-    metric = spec.selection.metric
+    """The metrics the spec ranks by are logged by every planned trial: ``selection.metric``
+    (else ``results`` has nothing to select by) and the scheduler's own metric (else Ray Tune
+    fails the first trial that reports without it)."""
+    problems = _logged_by_all("selection.metric", spec.selection.metric, trials, model_of)
+    sched = spec.search.scheduler
+    if sched is not None and sched.metric is not None:
+        problems += _logged_by_all("search.scheduler.metric", sched.metric, trials, model_of)
+    return problems
+
+
+def _logged_by_all(
+    path: str, metric: str, trials: list[TrialConfig], model_of: list[int]
+) -> list[PlanProblem]:
+    """``metric`` (the spec's field ``path``) is logged by every planned trial; else one
+    problem naming the entries whose trials do not log it, and what every trial logs."""
     logged = [t.logged_metrics() for t in trials]
     common = sorted(frozenset.intersection(*logged)) if logged else []
     if metric in common:
@@ -203,7 +215,7 @@ def _selection(
         if any(metric in names for names in logged)
         else f"unknown metric {shown(metric)}"
     )
-    return [PlanProblem("selection.metric", f"{what}; allowed: {', '.join(common)}")]
+    return [PlanProblem(path, f"{what}; allowed: {', '.join(common)}")]
 
 
 def _sections(spec: SweepSpec) -> list[tuple[str, BaseModel]]:
