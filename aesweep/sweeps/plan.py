@@ -29,6 +29,7 @@ from aesweep.config.grid import (
 from aesweep.config.models import AutoencoderConfig
 from aesweep.config.optimizer import OptimizerConfig
 from aesweep.config.sampled import SampledTrials
+from aesweep.config.search_range import range_problems
 from aesweep.config.search_space import describe_axis, sample_axis
 from aesweep.config.trial import TrialConfig
 from aesweep.sweeps.spec import DEFAULT_SELECTION_OVER, SweepSpec
@@ -227,19 +228,24 @@ def _sections(spec: SweepSpec) -> list[tuple[str, BaseModel]]:
 
 
 def _search_problems(spec: SweepSpec) -> list[PlanProblem]:
-    """A distribution under ``grid``; what ``optuna`` and a scheduler need of the spec."""
+    """A distribution under ``grid``; under a search, a field that may draw a value its
+    config does not take; what ``optuna`` and a scheduler need of the spec."""
     problems = []
     algorithm = spec.search.algorithm
     for where, entry in _sections(spec):
+        if algorithm != "grid":  # every draw a value its config takes
+            problems += [
+                PlanProblem(f"{where}.{a}", why) for a, why in range_problems(entry).items()
+            ]
+            continue
         for alias, dist in distributions(entry).items():
-            if algorithm == "grid":
-                problems.append(
-                    PlanProblem(
-                        f"{where}.{alias}",
-                        f"a distribution ({dist.describe()}) needs search.algorithm random or "
-                        "optuna; a grid axis takes a value or a list",
-                    )
+            problems.append(
+                PlanProblem(
+                    f"{where}.{alias}",
+                    f"a distribution ({dist.describe()}) needs search.algorithm random or "
+                    "optuna; a grid axis takes a value or a list",
                 )
+            )
     if algorithm == "optuna":
         for section, n in (("data", len(spec.data)), ("models", len(spec.models))):
             if n > 1:
