@@ -1,6 +1,7 @@
 """Checks before any trial starts: the tracking store and Ray's storage, the datasets, the
 GPUs requested, the FID network, the Ray address; once Ray is up (``run.connect``), that some
-node can ever hold one trial.
+node can ever hold one trial and, on a cluster, that every node sees the tracking store and
+storage that lie on this machine's disk (:mod:`aesweep.sweeps.shared_paths`).
 
 Each problem is one line; the CLI prints them and exits with 2, so a sweep never dies an
 hour in (or waits forever) for a reason it could have known at submission.

@@ -151,6 +151,8 @@ def connect(spec: SweepSpec, address: str | None, log: Any = print) -> dict[str,
     where = f"the Ray cluster at {gcs}" if address else "this machine's Ray"
     nodes = [dict(n.get("Resources", {})) for n in ray.nodes() if n.get("Alive")]
     problems = check_node_resources(spec, nodes, resolve_gpus(spec, cluster), where)
+    if not problems and address not in (None, "local"):
+        problems = check_shared_paths(spec, log)
     if problems:
         if started:
             ray.shutdown()
@@ -161,6 +163,58 @@ def connect(spec: SweepSpec, address: str | None, log: Any = print) -> dict[str,
         f"{len(nodes)} node{'s' if len(nodes) != 1 else ''}"
     )
     return cluster
+
+
+SHARED_PROBE_S = 120.0  # a node starts a worker for the check: seconds on a loaded one
+
+
+def check_shared_paths(spec: SweepSpec, log: Any = print) -> list[str]:
+    """On a cluster: every alive node sees the tracking store and storage that lie on this
+    machine's disk (:mod:`aesweep.sweeps.shared_paths`), checked by a zero-CPU task pinned to
+    each node; a node that does not answer in :data:`SHARED_PROBE_S` counts as not seeing."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from aesweep.sweeps.shared_paths import (
+        local_paths,
+        node_sees,
+        probe_markers,
+        unchecked_problems,
+        unshared_problems,
+    )
+
+    paths = local_paths(spec)
+    if not paths:
+        return []
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    task = ray.remote(num_cpus=0, max_retries=0)(node_sees)
+    answers: dict[str, list[tuple[str, str]]] = {}
+    with probe_markers(paths) as probes:
+        try:
+            refs = {
+                f"{n.get('NodeManagerAddress', '?')} ({n['NodeID'][:8]})": task.options(
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+                ).remote([p.plain() for p in probes])
+                for n in nodes
+            }
+            ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=SHARED_PROBE_S)
+        except Exception as exc:  # the cluster cannot run it (e.g. another aesweep there)
+            return unchecked_problems(paths, _first_line(exc))
+        for node, ref in refs.items():
+            if ref not in ready:
+                why = f"it did not answer the check in {SHARED_PROBE_S:g} s"
+                answers[node] = [(p.field, why) for p in probes]
+                continue
+            try:
+                answers[node] = ray.get(ref)
+            except Exception as exc:  # the check itself failed there: it proves nothing
+                why = f"the check failed ({_first_line(exc)})"
+                answers[node] = [(p.field, why) for p in probes]
+    problems = unshared_problems(paths, answers)
+    if not problems:
+        fields = " and ".join(dict.fromkeys(p.field for p in paths))
+        log(f"every node ({len(nodes)}) sees {fields} on this machine's disk")
+    return problems
 
 
 @dataclass
