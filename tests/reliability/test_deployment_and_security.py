@@ -4,12 +4,21 @@ tests/trainables/test_trainables_checkpoints.py)."""
 
 from __future__ import annotations
 
+import os
+import pickle
 import shutil
 import subprocess
+from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 import yaml
 
+from aesweep.data.cifar10 import read_batch
+from aesweep.data.config import CIFAR10Config
+from aesweep.data.loading import load_dataset
+from aesweep.data.safe_pickle import UnsafePickleError
 from aesweep.sweeps.cli import main
 from tests.conftest import REPO
 
@@ -69,3 +78,81 @@ def test_a_spec_cannot_name_arbitrary_code(write_spec, capsys) -> None:
     )
     assert main(["validate", str(tagged)]) == 2  # yaml.safe_load refuses python tags
     assert "YAML" in capsys.readouterr().err
+
+
+# --- CIFAR-10's pickles are read as plain data only -------------------------------------------
+
+
+def _cifar_batch(rows: int, seed: int = 0) -> dict:
+    """A batch in CIFAR-10's python format: uint8 rows of 3072, labels, names."""
+    rng = np.random.default_rng(seed)
+    return {
+        b"batch_label": b"training batch 1 of 5",
+        b"labels": rng.integers(0, 10, rows).tolist(),
+        b"data": rng.integers(0, 256, (rows, 3072), dtype=np.uint8),
+        b"filenames": [f"img_{i}.png".encode() for i in range(rows)],
+    }
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5, "python2-names"])
+def test_cifar10_batches_load_as_plain_data(tmp_path: Path, protocol: int | str) -> None:
+    """The real files (Python 2's cPickle, protocol 2, numpy.core names) and what Python 3
+    writes at any protocol load, pixel for pixel."""
+    batch = _cifar_batch(5)
+    if protocol == "python2-names":
+        # numpy 2 writes numpy._core.multiarray; the real files name numpy.core.multiarray
+        text = pickle.dumps(batch, protocol=2)
+        assert b"cnumpy._core.multiarray\n_reconstruct\n" in text
+        text = text.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+    else:
+        text = pickle.dumps(batch, protocol=protocol)
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(text)
+    images = read_batch(path)
+    assert images.shape == (5, 3, 32, 32) and images.dtype == torch.uint8
+    assert np.array_equal(images.reshape(5, -1).numpy(), batch[b"data"])
+
+
+class _RunsCode:
+    """Unpickling this calls ``func(*args)``: what a planted file would do."""
+
+    def __init__(self, func: object, *args: object) -> None:
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+@pytest.mark.parametrize("how", ["os.system", "builtins.eval", "inside the data"])
+def test_a_cifar10_file_that_runs_code_is_refused(tmp_path: Path, how: str) -> None:
+    """A batch whose unpickling would run a command or eval is refused with one line naming
+    what it asked for, and the command never runs (its marker file is never created)."""
+    marker = tmp_path / "pwned"
+    if how == "os.system":
+        payload: object = _RunsCode(os.system, f"touch {marker}")
+        named = f"{os.system.__module__}.system"
+    elif how == "builtins.eval":
+        payload = _RunsCode(eval, f"open({str(marker)!r}, 'w')")
+        named = "builtin__.eval"  # protocol 2 writes Python 2's module name
+    else:
+        payload = {**_cifar_batch(2), b"labels": _RunsCode(Path.touch, marker)}
+        named = "getattr"  # Path.touch pickles as getattr(PosixPath, "touch")
+    root = tmp_path / "data"
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (folder / name).write_bytes(pickle.dumps(payload, protocol=2))
+    with pytest.raises(UnsafePickleError) as refused:
+        load_dataset(CIFAR10Config(root=str(root)))
+    message = str(refused.value)
+    assert "\n" not in message and "refusing to unpickle" in message and named in message
+    assert str(folder / "data_batch_1") in message
+    assert not marker.exists()
+
+
+def test_a_pickle_that_is_not_a_cifar10_batch_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({b"data": np.zeros((2, 10), np.float32)}))
+    with pytest.raises(ValueError, match="not a CIFAR-10 batch") as wrong:
+        read_batch(path)
+    assert "\n" not in str(wrong.value)
