@@ -4,10 +4,15 @@ tests/trainables/test_trainables_checkpoints.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
+import re
+import shlex
 import shutil
+import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +41,20 @@ def _compose_command() -> list[str] | None:
     return [legacy] if legacy else None
 
 
-def test_compose_config_is_accepted() -> None:
+def test_compose_config_is_accepted(tmp_path) -> None:
+    """``docker compose config`` accepts the file with the secrets' folder and the storage
+    set, and refuses it, naming the variable, without them (needs docker's compose plugin)."""
     cmd = _compose_command()
     if cmd is None:
         pytest.skip("neither 'docker compose' nor 'docker-compose' is installed here")
-    done = subprocess.run([*cmd, "-f", str(COMPOSE), "config"], capture_output=True, text=True)
+    sh = subprocess.run(["sh", str(REPO / "docker" / "make-secrets.sh"), str(tmp_path / "s")])
+    assert sh.returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AESWEEP_")}
+    config = [*cmd, "-p", "aesweep", "-f", str(COMPOSE), "config", "--quiet"]
+    refused = subprocess.run(config, capture_output=True, text=True, env=env)
+    assert refused.returncode != 0 and "AESWEEP_" in refused.stderr
+    env |= {"AESWEEP_SECRETS": str(tmp_path / "s"), "AESWEEP_STORAGE": str(tmp_path / "runs")}
+    done = subprocess.run(config, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
 
 
@@ -156,3 +170,130 @@ def test_a_pickle_that_is_not_a_cifar10_batch_is_one_line(tmp_path: Path) -> Non
     with pytest.raises(ValueError, match="not a CIFAR-10 batch") as wrong:
         read_batch(path)
     assert "\n" not in str(wrong.value)
+
+
+# --- the compose cluster: secrets in files, authentication on --------------------------------
+
+ENTRYPOINT = REPO / "docker" / "entrypoint.sh"
+MAKE_SECRETS = REPO / "docker" / "make-secrets.sh"
+SECRET_NAMES = ("postgres_password", "mlflow_admin_password", "mlflow_flask_secret", "ray_token")
+_VARIABLE = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's ``${VAR}``, ``${VAR:-default}`` and ``${VAR:?message}`` (ValueError naming
+    every required variable that is unset, as compose refuses to start)."""
+    missing: list[str] = []
+
+    def value(m: re.Match[str]) -> str:
+        name, op, arg = m.groups()
+        if env.get(name):
+            return env[name]
+        if op == "?":
+            missing.append(f"{name}: {arg}")
+        return arg if op == "-" else ""
+
+    text = _VARIABLE.sub(value, text)
+    if missing:
+        raise ValueError("; ".join(sorted(set(missing))))
+    return text
+
+
+def compose_with(secrets: Path, storage: Path) -> dict:
+    env = {"AESWEEP_SECRETS": str(secrets), "AESWEEP_STORAGE": str(storage)}
+    return yaml.safe_load(interpolate(COMPOSE.read_text(), env))
+
+
+def test_compose_refuses_to_start_without_secrets_or_storage() -> None:
+    """No default password anywhere: without AESWEEP_SECRETS (the secrets' folder) and
+    AESWEEP_STORAGE, interpolation fails as ``docker compose`` does; only the admin's user
+    name has a default."""
+    text = COMPOSE.read_text()
+    with pytest.raises(ValueError) as refused:
+        interpolate(text, {})
+    assert "AESWEEP_SECRETS: set AESWEEP_SECRETS" in str(refused.value)
+    assert "AESWEEP_STORAGE: set AESWEEP_STORAGE" in str(refused.value)
+    defaults = {m.group(1) for m in _VARIABLE.finditer(text) if m.group(2) == "-"}
+    assert defaults == {"MLFLOW_ADMIN_USER"}
+    assert "MLFLOW_DB_PASSWORD" not in text
+
+
+def test_compose_keeps_every_secret_in_a_file_and_turns_authentication_on(tmp_path) -> None:
+    compose = compose_with(tmp_path / "secrets", tmp_path / "storage")
+    services = compose["services"]
+    # every secret is a file of the secrets folder, mounted under /run/secrets
+    assert {name: s["file"] for name, s in compose["secrets"].items()} == {
+        name: f"{tmp_path / 'secrets'}/{name}" for name in SECRET_NAMES
+    }
+    for name, service in services.items():
+        env = service.get("environment", {})
+        # a password's value never sits in the environment or on the command line
+        for key, val in env.items():
+            if any(w in key for w in ("PASSWORD", "SECRET", "TOKEN")):
+                assert key.endswith(("_FILE", "_PATH")), (name, key)
+                assert val.startswith("/run/secrets/"), (name, key)
+                assert val.removeprefix("/run/secrets/") in service["secrets"], (name, key)
+        assert "password" not in str(service.get("command", "")).lower()
+    mlflow = services["mlflow"]
+    args = shlex.split(mlflow["command"])
+    assert args[:4] == ["mlflow", "server", "--app-name", "basic-auth"]
+    store = args[args.index("--backend-store-uri") + 1]
+    assert store == "postgresql://mlflow@postgres:5432/mlflow"  # no password in the URI
+    assert mlflow["environment"]["MLFLOW_AUTH_CONFIG_PATH"] == "/etc/aesweep/basic_auth.ini"
+    assert {"PGPASSWORD_FILE", "MLFLOW_AUTH_ADMIN_PASSWORD_FILE"} <= set(mlflow["environment"])
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"].startswith("/run/")
+    assert "POSTGRES_PASSWORD" not in services["postgres"]["environment"]
+    # PostgreSQL on an internal network shared with the MLflow server only
+    assert compose["networks"]["db"]["internal"] is True
+    assert [n for n, s in services.items() if "db" in s["networks"]] == ["postgres", "mlflow"]
+    for name in ("ray-head", "ray-worker"):
+        node = services[name]
+        assert node["environment"]["RAY_AUTH_MODE"] == "token"
+        assert node["environment"]["RAY_AUTH_TOKEN_PATH"] == "/run/secrets/ray_token"
+        assert node["environment"]["AESWEEP_NODE_TRACKING_URI"] == "http://mlflow:5000"
+        assert node["environment"]["MLFLOW_TRACKING_PASSWORD_FILE"].startswith("/run/secrets/")
+        # Ray's storage at the same path on the host and in every container
+        assert node["volumes"] == [f"{tmp_path / 'storage'}:{tmp_path / 'storage'}"]
+    # the files the image and the database need are in the repository and the image
+    dockerfile = (REPO / "docker" / "Dockerfile").read_text()
+    for name in ("entrypoint.sh", "basic_auth.ini"):
+        assert (REPO / "docker" / name).is_file() and f"docker/{name}" in dockerfile
+    assert "mlflow[auth]" in dockerfile
+    init = services["postgres"]["volumes"][1].split(":")[0]
+    assert "CREATE DATABASE mlflow_auth" in (COMPOSE.parent / init).read_text()
+    ini = (REPO / "docker" / "basic_auth.ini").read_text()
+    assert "postgresql://mlflow@postgres:5432/mlflow_auth" in ini and "password =" not in ini
+
+
+def test_make_secrets_writes_private_random_files_once(tmp_path) -> None:
+    folder = tmp_path / "secrets"
+    subprocess.run(["sh", str(MAKE_SECRETS), str(folder)], check=True, capture_output=True)
+    values = {name: (folder / name).read_text() for name in SECRET_NAMES}
+    assert len(set(values.values())) == 4 and all(len(v) >= 32 for v in values.values())
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE((folder / n).stat().st_mode) == 0o600 for n in SECRET_NAMES)
+    subprocess.run(["sh", str(MAKE_SECRETS), str(folder)], check=True, capture_output=True)
+    assert values == {name: (folder / name).read_text() for name in SECRET_NAMES}
+
+
+def test_entrypoint_reads_secrets_from_files(tmp_path) -> None:
+    """NAME_FILE becomes NAME for the command only; a missing file stops the container with
+    one line and the command never runs."""
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret value with spaces\n")
+    show = [sys.executable, "-c", "import json, os; print(json.dumps(dict(os.environ)))"]
+    env = {"PATH": os.environ["PATH"], "MLFLOW_TRACKING_PASSWORD_FILE": str(secret)}
+    done = subprocess.run(["sh", str(ENTRYPOINT), *show], env=env, capture_output=True, text=True)
+    seen = json.loads(done.stdout)
+    assert seen["MLFLOW_TRACKING_PASSWORD"] == "s3cret value with spaces"
+    assert "MLFLOW_TRACKING_PASSWORD_FILE" not in seen
+    marker = tmp_path / "ran"
+    env = {"PATH": os.environ["PATH"], "PGPASSWORD_FILE": str(tmp_path / "absent")}
+    done = subprocess.run(
+        ["sh", str(ENTRYPOINT), "touch", str(marker)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and not marker.exists()
+    assert done.stderr.strip().splitlines() == [
+        f"aesweep-entrypoint: PGPASSWORD_FILE: {tmp_path / 'absent'} is missing, unreadable or "
+        "empty"
+    ]
