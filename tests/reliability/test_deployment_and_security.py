@@ -4,28 +4,38 @@ tests/trainables/test_trainables_checkpoints.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import os
 import pickle
 import re
 import shlex
 import shutil
+import signal
+import socket
 import stat
 import subprocess
 import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
+from mlflow.tracking import MlflowClient
 
 from aesweep.data.cifar10 import read_batch
 from aesweep.data.config import CIFAR10Config
 from aesweep.data.loading import load_dataset
 from aesweep.data.safe_pickle import UnsafePickleError
 from aesweep.sweeps.cli import main
-from tests.conftest import REPO
+from aesweep.tracking.server import descendants
+from aesweep.tracking.store import SweepStore
+from tests.conftest import REPO, tiny_spec, wait_for
 
 COMPOSE = REPO / "docker" / "compose.yaml"
 
@@ -297,3 +307,166 @@ def test_entrypoint_reads_secrets_from_files(tmp_path) -> None:
         f"aesweep-entrypoint: PGPASSWORD_FILE: {tmp_path / 'absent'} is missing, unreadable or "
         "empty"
     ]
+
+
+# --- the compose MLflow server's command, run here: basic auth from the environment -----------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class AuthServer:
+    uri: str
+    user: str
+    password: str
+    pid: int
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory) -> Iterator[AuthServer]:
+    """The compose file's MLflow command (``--app-name basic-auth``) through docker's
+    entrypoint script, its secrets written by make-secrets.sh and read from files; only what
+    needs docker is swapped: SQLite stores in place of PostgreSQL, a free local port."""
+    if importlib.util.find_spec("flask_wtf") is None:
+        pytest.skip("MLflow's basic-auth app needs Flask-WTF: pip install 'mlflow[auth]'")
+    tmp = tmp_path_factory.mktemp("auth")
+    secrets = tmp / "secrets"
+    subprocess.run(["sh", str(MAKE_SECRETS), str(secrets)], check=True, capture_output=True)
+    service = compose_with(secrets, tmp / "storage")["services"]["mlflow"]
+    port = _free_port()
+    local = {
+        "--host": "127.0.0.1",
+        "--port": str(port),
+        "--backend-store-uri": f"sqlite:///{tmp / 'mlflow.db'}",
+        "--artifacts-destination": str(tmp / "artifacts"),
+        "--allowed-hosts": f"127.0.0.1:{port}",
+    }
+    args = shlex.split(service["command"])
+    for i, arg in enumerate(args[:-1]):
+        args[i + 1] = local.get(arg, args[i + 1])
+    ini = (REPO / "docker" / "basic_auth.ini").read_text()
+    ini = re.sub(r"(?m)^database_uri = .*$", f"database_uri = sqlite:///{tmp / 'auth.db'}", ini)
+    (tmp / "basic_auth.ini").write_text(ini)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    for key, val in service["environment"].items():  # /run/secrets/NAME: the folder's NAME
+        env[key] = (
+            str(secrets / val.removeprefix("/run/secrets/")) if key.endswith("_FILE") else val
+        )
+    env["MLFLOW_AUTH_CONFIG_PATH"] = str(tmp / "basic_auth.ini")
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"  # no job runner processes in a test
+    cmd = ["sh", str(ENTRYPOINT), str(Path(sys.executable).parent / "mlflow"), *args[1:]]
+    proc = subprocess.Popen(
+        [*cmd, "--workers", "1"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / "server.log").open("w"),
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(f"{uri}/health"), 240, "the basic-auth MLflow server")
+        password = (secrets / "mlflow_admin_password").read_text()
+        yield AuthServer(
+            uri, service["environment"]["MLFLOW_AUTH_ADMIN_USERNAME"], password, proc.pid
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def _no_credentials(monkeypatch, tmp_path: Path) -> None:
+    for var in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.mlflow/credentials either
+
+
+def _experiment(server: AuthServer, monkeypatch, name: str) -> object:
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", server.user)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", server.password)
+    return MlflowClient(tracking_uri=server.uri).get_experiment_by_name(name)
+
+
+@pytest.mark.slow
+def test_preflight_refuses_a_basic_auth_server_without_good_credentials(
+    auth_server, write_spec, tmp_path, monkeypatch, capsys
+) -> None:
+    """Without credentials, and with a wrong password, ``run`` stops at preflight with one
+    line that says the server is up and what to set; nothing is created."""
+    _no_credentials(monkeypatch, tmp_path)
+    spec = tiny_spec(auth_server.uri, tmp_path / "ray")
+    spec["tracking"]["experiment"] = "refused"
+    path = write_spec(spec)
+    assert main(["run", str(path), "--inline"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        f"{path}: tracking.uri: MLflow server {auth_server.uri} requires a login: set "
+        "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (401)"
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", auth_server.user)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "not-the-password")
+    assert main(["run", str(path), "--inline"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        f"{path}: tracking.uri: MLflow server {auth_server.uri} refused the credentials in "
+        "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (401)"
+    )
+    assert not (tmp_path / "ray").exists()
+    assert _experiment(auth_server, monkeypatch, "refused") is None
+
+
+@pytest.mark.slow
+def test_a_sweep_logs_through_basic_auth_with_credentials_from_the_environment(
+    auth_server, write_spec, tmp_path, monkeypatch
+) -> None:
+    """The admin's user and password from the environment (the compose Ray nodes' way): the
+    sweep's runs land on the server; no secret was on any command line of the server."""
+    _no_credentials(monkeypatch, tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", auth_server.user)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", auth_server.password)
+    spec = tiny_spec(auth_server.uri, tmp_path / "ray")
+    spec["tracking"]["system_metrics"] = False  # fewer requests: each checks a password hash
+    assert main(["run", str(write_spec(spec)), "--inline"]) == 0
+    store = SweepStore(auth_server.uri, "tiny")
+    runs = MlflowClient(tracking_uri=store.uri).search_runs(
+        [store.experiment_id], "tags.`aesweep.kind` = 'trial'"
+    )
+    assert sorted(r.data.tags["aesweep.outcome"] for r in runs) == ["finished", "finished"]
+    for pid in [auth_server.pid, *descendants(auth_server.pid)]:
+        with contextlib.suppress(OSError):
+            assert auth_server.password not in Path(f"/proc/{pid}/cmdline").read_text()
+
+
+@pytest.mark.slow
+def test_a_node_reaches_the_server_under_its_own_name(
+    auth_server, write_spec, tmp_path, monkeypatch
+) -> None:
+    """AESWEEP_NODE_TRACKING_URI (set on the compose Ray nodes): a spec naming the server as
+    the submitting machine sees it logs, on this node, to the server under the node's name."""
+    _no_credentials(monkeypatch, tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", auth_server.user)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", auth_server.password)
+    monkeypatch.setenv("AESWEEP_NODE_TRACKING_URI", auth_server.uri)
+    spec = tiny_spec("http://127.0.0.1:9", tmp_path / "ray")  # nothing listens there
+    spec["tracking"]["experiment"] = "renamed"
+    spec["optimizer"]["lr"] = 0.001
+    spec["tracking"]["system_metrics"] = False
+    assert main(["run", str(write_spec(spec)), "--inline"]) == 0
+    monkeypatch.delenv("AESWEEP_NODE_TRACKING_URI")
+    experiment = MlflowClient(tracking_uri=auth_server.uri).get_experiment_by_name("renamed")
+    assert experiment is not None
+    (run,) = MlflowClient(tracking_uri=auth_server.uri).search_runs(
+        [experiment.experiment_id], "tags.`aesweep.kind` = 'trial'"
+    )
+    assert run.data.tags["aesweep.outcome"] == "finished"
