@@ -1,6 +1,8 @@
-"""The compose file (accepted by docker compose where it exists; ports on 127.0.0.1 only), and
-the security rules: specs name only registered components (checkpoints load weights only:
-tests/trainables/test_trainables_checkpoints.py)."""
+"""The deployment and the security rules. The compose cluster: ports on 127.0.0.1 only, every
+secret a file with no default, MLflow's basic auth and Ray's token auth on (parsed, checked by
+docker compose where it exists, and its MLflow command and a token-auth Ray head run for real
+here); CIFAR-10's pickles read as plain data; specs name only registered components
+(checkpoints load weights only: tests/trainables/test_trainables_checkpoints.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -470,3 +473,72 @@ def test_a_node_reaches_the_server_under_its_own_name(
         [experiment.experiment_id], "tags.`aesweep.kind` = 'trial'"
     )
     assert run.data.tags["aesweep.outcome"] == "finished"
+
+
+# --- Ray's token authentication, as the compose Ray nodes run it -----------------------------
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_token_auth_cluster_takes_sweeps_only_with_its_token(
+    write_spec, mlflow_uri, tmp_path, monkeypatch
+) -> None:
+    """A real head started as the compose Ray nodes are (RAY_AUTH_MODE=token, the token in a
+    file named by RAY_AUTH_TOKEN_PATH) with its Ray client server. ``run --address ray://``
+    without the token stops with one line naming what to set (Ray's client alone only times
+    out) and nothing in MLflow; with the token set as the README's host flow does, it joins
+    the cluster (a full sweep through ray:// is tests/reliability/test_cluster.py's)."""
+    secrets = tmp_path / "secrets"
+    subprocess.run(["sh", str(MAKE_SECRETS), str(secrets)], check=True, capture_output=True)
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(secrets / "ray_token"))
+    gcs_port, client_port = _free_port(), _free_port()
+    temp = tempfile.mkdtemp(prefix="aesweep-ray-", dir="/tmp")  # short: Ray's socket paths
+    head = [
+        str(Path(sys.executable).parent / "ray"), "start", "--block", "--head",
+        "--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--disable-usage-stats",
+        "--port", str(gcs_port), "--ray-client-server-port", str(client_port),
+        "--include-dashboard", "false", "--temp-dir", temp,
+    ]  # fmt: skip
+    spec = tiny_spec(mlflow_uri, tmp_path / "storage")
+    spec["optimizer"]["lr"] = 0.001
+    spec["tracking"]["system_metrics"] = False
+    path = write_spec(spec)
+    aesweep = [str(Path(sys.executable).parent / "aesweep"), "run", str(path)]
+    address = ["--address", f"ray://127.0.0.1:{client_port}"]
+    proc = subprocess.Popen(
+        head, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(lambda: _listens(client_port), 120, "the Ray client server")
+        no_token = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+        del no_token["RAY_AUTH_TOKEN_PATH"]
+        done = subprocess.run(
+            [*aesweep, *address], env=no_token, capture_output=True, text=True, timeout=400
+        )
+        assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+        ours = [ln for ln in done.stderr.splitlines() if "--address ray://" in ln]
+        assert len(ours) == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+        assert "refused this client's token" in ours[0] and "RAY_AUTH_MODE=token" in ours[0]
+        # With the token it joins: the trial asks for more CPUs than the 1-CPU head has, a
+        # refusal that only a connected client can give (and that costs no Tune run).
+        too_big = [*aesweep, *address, "--set", "resources.cpus_per_trial=2"]
+        done = subprocess.run(too_big, capture_output=True, text=True, timeout=400)
+        assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+        assert "resources.cpus_per_trial: 2 per trial" in done.stderr, done.stderr[-2000:]
+        assert "has 1 CPUs" in done.stderr, done.stderr[-2000:]
+        assert "refused this client's token" not in done.stderr
+        assert SweepStore(mlflow_uri, "tiny").experiment_id is None
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _listens(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
