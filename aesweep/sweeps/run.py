@@ -114,11 +114,47 @@ def _init_ray(address: str | None, log: Any = print) -> None:
             )
             return
         except ConnectionError:
+            refused = token_refused(address) if address and address.startswith("ray://") else None
+            if refused:
+                raise ConnectionError(refused) from None
             if not (address or "").startswith("ray://") or time.monotonic() > deadline:
                 raise
             log(f"the Ray client server at {address} is not answering yet; trying again")
             ray.shutdown()
             time.sleep(2.0)
+
+
+TOKEN_HELP = (
+    "the cluster uses Ray's token authentication: set RAY_AUTH_MODE=token and "
+    "RAY_AUTH_TOKEN_PATH (or RAY_AUTH_TOKEN) to the cluster's token"
+)
+
+
+def token_refused(address: str) -> str | None:
+    """Why the Ray client server at ``ray://HOST:PORT`` turned this client away when it
+    refuses our token (gRPC UNAUTHENTICATED), else None. Ray's client reports only a
+    timeout for that, and retrying would never help: one PING, with the token (if any) this
+    process would send."""
+    try:
+        import grpc
+        from ray._private.grpc_utils import init_grpc_channel
+        from ray.core.generated import ray_client_pb2, ray_client_pb2_grpc
+    except ImportError:
+        return None
+    pb: Any = ray_client_pb2  # generated code: no type stubs
+    try:
+        channel = init_grpc_channel(address.removeprefix("ray://"), asynchronous=False)
+        try:
+            ping = pb.ClusterInfoRequest(type=pb.ClusterInfoType.PING)
+            ray_client_pb2_grpc.RayletDriverStub(channel).ClusterInfo(ping, timeout=10)
+        finally:
+            channel.close()
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+            return f"the Ray client server refused this client's token: {TOKEN_HELP}"
+    except Exception:  # the probe is a hint only: Ray's own error stands
+        return None
+    return None
 
 
 def connect(spec: SweepSpec, address: str | None, log: Any = print) -> dict[str, float]:

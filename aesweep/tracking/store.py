@@ -24,6 +24,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from aesweep.tracking.system_metrics import PREFIX as SYSTEM_PREFIX
+from aesweep.tracking.uri import node_uri
 
 TAG_KIND = "aesweep.kind"  # "sweep" or "trial"
 TAG_SWEEP = "aesweep.sweep"
@@ -79,12 +80,13 @@ def store_exists(uri: str) -> bool:
 
 def resolve_uri(uri: str) -> str:
     """Make a relative ``sqlite:///`` or file URI absolute, so Ray workers (which run in
-    their own directories) write to the same store as the driver."""
+    their own directories) write to the same store as the driver; a server's URI as this
+    node reaches it (:func:`aesweep.tracking.uri.node_uri`)."""
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
     if "://" not in uri:
         return Path(uri).resolve().as_uri()
-    return uri
+    return node_uri(uri)
 
 
 def _now_ms() -> int:
@@ -422,7 +424,7 @@ class TrialRun:
     def __init__(self, uri: str, run_id: str) -> None:
         quiet_mlflow_logs()
         self.uri = uri
-        self._client = MlflowClient(tracking_uri=uri)
+        self._client = MlflowClient(tracking_uri=node_uri(uri))
         self.run_id = run_id
 
     def current(self) -> TrialRun:

@@ -22,6 +22,8 @@ from typing import Any
 
 from mlflow.tracking import MlflowClient
 
+from aesweep.tracking.uri import node_uri
+
 TAG_NODE = "aesweep.system_metrics.node"
 TAG_INTERVAL = "aesweep.system_metrics.interval_s"
 PREFIX = "system/"
@@ -76,6 +78,7 @@ def _stop(monitor: Any) -> None:
 def system_metrics(uri: str, run_ids: list[str], interval_s: float | None) -> Iterator[None]:
     """Sample the node every ``interval_s`` seconds into ``run_ids`` while the block runs
     (``None``: off). The runs must be RUNNING: the monitor stops when its run ends."""
+    uri = node_uri(uri)
     monitor = _monitor(run_ids, uri, interval_s) if interval_s and run_ids else None
     if monitor is None:
         yield
