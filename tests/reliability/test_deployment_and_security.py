@@ -252,7 +252,7 @@ def test_compose_keeps_every_secret_in_a_file_and_turns_authentication_on(tmp_pa
     args = shlex.split(mlflow["command"])
     assert args[:4] == ["mlflow", "server", "--app-name", "basic-auth"]
     store = args[args.index("--backend-store-uri") + 1]
-    assert store == "postgresql://mlflow@postgres:5432/mlflow"  # no password in the URI
+    assert store == "postgresql+psycopg2://mlflow@postgres:5432/mlflow"  # no password
     assert mlflow["environment"]["MLFLOW_AUTH_CONFIG_PATH"] == "/etc/aesweep/basic_auth.ini"
     assert {"PGPASSWORD_FILE", "MLFLOW_AUTH_ADMIN_PASSWORD_FILE"} <= set(mlflow["environment"])
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"].startswith("/run/")
@@ -276,7 +276,7 @@ def test_compose_keeps_every_secret_in_a_file_and_turns_authentication_on(tmp_pa
     init = services["postgres"]["volumes"][1].split(":")[0]
     assert "CREATE DATABASE mlflow_auth" in (COMPOSE.parent / init).read_text()
     ini = (REPO / "docker" / "basic_auth.ini").read_text()
-    assert "postgresql://mlflow@postgres:5432/mlflow_auth" in ini and "password =" not in ini
+    assert "postgresql+psycopg2://mlflow@postgres:5432/mlflow_auth" in ini and "password =" not in ini
 
 
 def test_make_secrets_writes_private_random_files_once(tmp_path) -> None:
