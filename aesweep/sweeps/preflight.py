@@ -49,9 +49,10 @@ def check_tracking(uri: str) -> str | None:
             return f"tracking.uri: {db} is not writable"
         return None
     if uri.startswith(("http://", "https://")):
+        from aesweep.tracking.retry import budget_problem
         from aesweep.tracking.server import check_reachable
 
-        why = check_reachable(uri)
+        why = budget_problem() or check_reachable(uri)
         return f"tracking.uri: {why}" if why else None
     if uri.startswith("file:") or "://" not in uri:  # MLflow's file store: a folder
         folder = Path(urlsplit(uri).path if uri.startswith("file:") else uri)

@@ -39,6 +39,7 @@ from aesweep.sweeps.packing import Pack, Units, form_units, refusal
 from aesweep.sweeps.plan import search_params, summary
 from aesweep.sweeps.spec import SchedulerConfig, SweepSpec
 from aesweep.tracking.locks import SubmissionLock
+from aesweep.tracking.retry import is_unreachable
 from aesweep.tracking.store import TAG_AUDIT_EPOCH, SweepStore, TrialRecord
 from aesweep.trainables.child_runs import child_run
 
@@ -104,6 +105,10 @@ def _init_ray(address: str | None, log: Any = print) -> None:
     ``ray://`` address is retried until :data:`CLIENT_CONNECT_S` has passed."""
     import ray
 
+    from aesweep.tracking.retry import forwarded_env
+
+    # The tracking retry settings set here hold in every worker, on every node.
+    env = forwarded_env()
     deadline = time.monotonic() + CLIENT_CONNECT_S
     while True:
         try:
@@ -111,6 +116,7 @@ def _init_ray(address: str | None, log: Any = print) -> None:
                 address=address or "local",
                 include_dashboard=False,
                 logging_level=logging.WARNING,
+                runtime_env={"env_vars": env} if env else None,
             )
             return
         except ConnectionError:
@@ -747,6 +753,10 @@ def _record_stops(
         )
 
 
+def _quiet(line: str) -> None:
+    """A ``log`` that says nothing (the recorder's writes of one trial each)."""
+
+
 class _StopRecorder:
     """Which trials the scheduler stopped: Tune ends them normally after a report it answered
     with STOP, so a trial that completed before its last epoch, not diverged, was stopped. Its
@@ -768,11 +778,21 @@ class _StopRecorder:
 
     def complete(self, tid: str, last: dict[str, Any], epochs: int) -> None:
         epoch = int(last.get("epoch", 0) or 0)
-        if last.get("diverged") != 1.0 and 0 < epoch < epochs:
+        stopped = last.get("diverged") != 1.0 and 0 < epoch < epochs
+        if stopped:
             self.stopped[tid] = epoch
-            _record_stops(self.store, self.run_of, {tid: epoch}, {}, lambda _: None)
-        if tid in self.audited:
-            _record_stops(self.store, self.run_of, {}, {tid: self.audited[tid]}, lambda _: None)
+        audited = {tid: self.audited[tid]} if tid in self.audited else {}
+        if not (stopped or audited):
+            return
+        try:  # each write waits for a tracking server that is away (tracking.retry)
+            _record_stops(self.store, self.run_of, {tid: epoch} if stopped else {}, audited, _quiet)
+        except Exception as exc:
+            if not is_unreachable(exc):
+                raise
+            # Never abort the sweep for it: the stop is kept and written after the fit.
+            logging.getLogger(__name__).warning(
+                "trial %s: its stop is recorded after the sweep (%s)", tid, type(exc).__name__
+            )
 
     def callback(self) -> Any:
         from ray.tune import Callback

@@ -23,16 +23,17 @@ from typing import IO
 
 def check_reachable(uri: str) -> str | None:
     """None when the MLflow server at ``uri`` answers a search, else one line saying why not
-    (one retry, ten seconds: preflight must not hang on a dead server)."""
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    (one retry, ten seconds: preflight must not hang on a dead server). These settings hold
+    for this check only: the sweep's own calls, and the Ray workers started after it, ride
+    out an outage (:mod:`aesweep.tracking.retry`)."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     from aesweep.tracking.uri import node_uri
 
     try:
-        MlflowClient(tracking_uri=node_uri(uri)).search_experiments(max_results=1)
+        with _environ(PREFLIGHT_HTTP):
+            MlflowClient(tracking_uri=node_uri(uri)).search_experiments(max_results=1)
     except MlflowException as exc:
         refused = credentials_refused(uri, exc.get_http_status_code())
         return refused or f"MLflow server {uri} is not reachable ({type(exc).__name__})"
@@ -60,6 +61,23 @@ def credentials_refused(uri: str, status: int) -> str | None:
         f"MLflow server {uri} requires a login: set {CREDENTIAL_VARS[0]} and "
         f"{CREDENTIAL_VARS[1]} (401)"
     )
+
+
+PREFLIGHT_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+@contextlib.contextmanager
+def _environ(defaults: dict[str, str]) -> Iterator[None]:
+    """``defaults`` in ``os.environ`` (a value already set wins) while the block runs; the
+    environment as it was afterwards."""
+    added = [k for k in defaults if k not in os.environ]
+    for key in added:
+        os.environ[key] = defaults[key]
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def ui_command(uri: str, host: str, port: int, workers: int) -> list[str]:

@@ -2,7 +2,8 @@
 
 The driver opens the experiment and the parent run and creates each trial's child run; the
 trial (in a Ray worker or inline) logs into its child run by id. Tags are the contract that
-``results`` and resubmission read back.
+``results`` and resubmission read back. Every call to a tracking server rides out an outage
+(:mod:`aesweep.tracking.retry`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
+from aesweep.tracking.retry import is_unreachable, resilient
 from aesweep.tracking.system_metrics import PREFIX as SYSTEM_PREFIX
 from aesweep.tracking.uri import node_uri
 
@@ -150,13 +152,15 @@ def creating_store(uri: str) -> Iterator[None]:
 
 def _with_retries(write: Callable[[], None], attempts: int) -> None:
     """``write()``, tried again after a moment on an MLflow error (SQLite's tag insert is not
-    atomic, and the trial may be ending its own run this instant); the last error is raised."""
+    atomic, and the trial may be ending its own run this instant); the last error is raised.
+    An unreachable server is not one of these: each call has already waited for it
+    (:mod:`aesweep.tracking.retry`)."""
     for attempt in range(attempts):
         try:
             write()
             return
-        except MlflowException:
-            if attempt == attempts - 1:
+        except MlflowException as exc:
+            if attempt == attempts - 1 or is_unreachable(exc):
                 raise
             time.sleep(0.2)
 
@@ -169,7 +173,7 @@ class SweepStore:
         self.uri = resolve_uri(uri)
         self.experiment_name = experiment
         with creating_store(self.uri):  # the client's first use creates a new store's tables
-            self._client = MlflowClient(tracking_uri=self.uri)
+            self._client = resilient(MlflowClient(tracking_uri=self.uri), self.uri)
             found = self._client.get_experiment_by_name(experiment)
         self.experiment_id = found.experiment_id if found else None
         self._kind_tagged = found is not None and (
@@ -424,7 +428,7 @@ class TrialRun:
     def __init__(self, uri: str, run_id: str) -> None:
         quiet_mlflow_logs()
         self.uri = uri
-        self._client = MlflowClient(tracking_uri=node_uri(uri))
+        self._client = resilient(MlflowClient(tracking_uri=node_uri(uri)), uri)
         self.run_id = run_id
 
     def current(self) -> TrialRun:
