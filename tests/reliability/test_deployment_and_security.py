@@ -276,7 +276,8 @@ def test_compose_keeps_every_secret_in_a_file_and_turns_authentication_on(tmp_pa
     init = services["postgres"]["volumes"][1].split(":")[0]
     assert "CREATE DATABASE mlflow_auth" in (COMPOSE.parent / init).read_text()
     ini = (REPO / "docker" / "basic_auth.ini").read_text()
-    assert "postgresql+psycopg2://mlflow@postgres:5432/mlflow_auth" in ini and "password =" not in ini
+    assert "postgresql+psycopg2://mlflow@postgres:5432/mlflow_auth" in ini
+    assert "password =" not in ini
 
 
 def test_make_secrets_writes_private_random_files_once(tmp_path) -> None:
