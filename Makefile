@@ -77,8 +77,9 @@ checks: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
+# PYTEST_ARGS: extra pytest options for a local run (e.g. --durations=40); CI passes none.
 test: checks browser postgres
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not compile_matrix" tests; rc=$$?; \
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not compile_matrix" $(PYTEST_ARGS) tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
 
 # Quick iteration: the checks and every test but the Ray, FID, kill and slow ones.
