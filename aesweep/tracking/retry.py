@@ -188,6 +188,10 @@ class _Resilient:
         self._uri = uri
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_client", "_uri"):
+            # Unpickling (a driver's callbacks shipped through a ``ray://`` client) looks up
+            # dunders before ``_client`` exists: answering from ``_client`` would recurse.
+            raise AttributeError(name)
         attr = getattr(self._client, name)
         if not callable(attr):
             return attr

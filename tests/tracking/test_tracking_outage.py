@@ -283,3 +283,17 @@ def test_a_bad_retry_budget_is_one_line_and_starts_nothing(
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"{spec}: tracking.uri: {RETRY_ENV}={value!r}: must be a number of seconds >= 0"]
     assert not (tmp_path / "ray").exists()
+
+
+def test_a_resilient_client_survives_pickling() -> None:
+    """A driver's callbacks hold resilient clients and travel pickled through a ``ray://``
+    client: unpickling must not recurse through ``__getattr__``."""
+    import pickle
+
+    from mlflow.tracking import MlflowClient
+
+    from aesweep.tracking.retry import resilient
+
+    uri = "http://127.0.0.1:9"
+    copy = pickle.loads(pickle.dumps(resilient(MlflowClient(uri), uri)))
+    assert copy._uri == uri and callable(copy.get_run)
