@@ -166,15 +166,15 @@ def test_a_compile_that_fails_falls_back_to_eager(
         assert torch.equal(fell_back.state["params"][k], v)
 
 
-def test_a_worker_compiles_trial_after_trial(
-    float64: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_worker_compiles_trial_after_trial(float64: None) -> None:
     """Dynamo allows 8 recompiles of one code object, then a fullgraph compile fails: a Ray
     worker running one trial after another must not run into it (each runner compiles a
     function of its own; Inductor's cache makes the repeats quick)."""
     model, strategy = CASES["ae-minibatch"]
-    # Dynamo's limit lowered to 2 (from 8) so that 4 trials cross it
-    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 2)
-    for i in range(4):
-        members = two_epochs([trial(model, strategy)], compiled=True)
-        assert members.runner.executor == "compiled", (i, members.runner.fallback)
+    # Dynamo's limit lowered to 2 (from 8) so that 4 trials cross it (its own patch: a
+    # monkeypatch of the config module leaves the option deleted for later tests)
+    with torch._dynamo.config.patch(recompile_limit=2):
+        for i in range(4):
+            members = two_epochs([trial(model, strategy)], compiled=True)
+            assert members.runner.executor == "compiled", (i, members.runner.fallback)
+    assert torch._dynamo.config.recompile_limit == 8
