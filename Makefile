@@ -77,19 +77,25 @@ checks: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist): most of its time is spent waiting on
+# real processes (Ray nodes, MLflow servers, signals), so more processes than the CI's two
+# cores pay. Tests sharing an expensive fixture stay in one process (tests/conftest.py).
+TEST_WORKERS ?= 4
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
+
 # PYTEST_ARGS: extra pytest options for a local run (e.g. --durations=40); CI passes none.
 test: checks browser postgres
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not compile_matrix" $(PYTEST_ARGS) tests; rc=$$?; \
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(XDIST) -m "not compile_matrix" $(PYTEST_ARGS) tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
 
 # Quick iteration: the checks and every test but the Ray, FID, kill and slow ones.
 test-fast: checks
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not ray and not fid and not kill and not slow and not compile_matrix" tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(XDIST) -m "not ray and not fid and not kill and not slow and not compile_matrix" tests
 
 # Every family x strategy pair compiled (about 30-60 s a pair on a cold 2-core CPU; make test
 # compiles one pair per strategy).
 test-compile: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m compile_matrix tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(XDIST) -m compile_matrix tests
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check aesweep tests benchmarks docs

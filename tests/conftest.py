@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -24,6 +26,32 @@ os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def _temp_on_a_ram_disk(min_free: int = 4 << 30) -> Path | None:
+    """Every temporary file of the tests (stores, checkpoints, Ray's session folders, those
+    of the processes they start) in a folder of /dev/shm when it has room: SQLite's fsync per
+    commit dominates many a tracking test on a disk. Not when TMPDIR is set (a user's choice,
+    or the parent of an xdist worker's); removed at the end of the session."""
+    if "TMPDIR" in os.environ:
+        return None
+    try:
+        if shutil.disk_usage("/dev/shm").free < min_free:
+            return None
+        root = Path(tempfile.mkdtemp(prefix="aes-", dir="/dev/shm"))
+    except OSError:
+        return None
+    os.environ["TMPDIR"] = str(root)
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+    return root
+
+
+TEMP_ROOT = _temp_on_a_ram_disk()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if TEMP_ROOT is not None:
+        shutil.rmtree(TEMP_ROOT, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -147,7 +175,34 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, poll: flo
 RAY_FIXTURES = {"ray_session"}
 FID_FIXTURES = {"fid_extractor", "fid_reference", "sample_sets", "sample_fids"}
 
+# ``make test`` runs the suite in parallel processes (pytest-xdist, ``--dist loadgroup``): the
+# tests that share an expensive session fixture run in one process, so it is built once.
+SHARED_SESSION_GROUPS = {name: "fid" for name in FID_FIXTURES} | {
+    "evaluated_sweep": "evaluated-sweep"
+}
+# The longest tests start first, so that none of them is left running alone at the end.
+FIRST = ("kill", "slow", "ray")
 
+
+def xdist_group(item: pytest.Item) -> str | None:
+    """The process group of a test: its module's when it uses a module-scoped fixture (built
+    once per module), a shared session fixture's group, else none (any process)."""
+    used = set(getattr(item, "fixturenames", ()))
+    groups = sorted({SHARED_SESSION_GROUPS[name] for name in used & SHARED_SESSION_GROUPS.keys()})
+    if groups:
+        return "+".join(groups)
+    infos = getattr(item, "_fixtureinfo", None)
+    defs = infos.name2fixturedefs if infos is not None else {}
+    if any(d and d[-1].scope in ("module", "class", "package") for d in defs.values()):
+        return item.nodeid.split("::")[0]
+    return None
+
+
+def _priority(item: pytest.Item) -> int:
+    return next((i for i, m in enumerate(FIRST) if item.get_closest_marker(m)), len(FIRST))
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
@@ -155,3 +210,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.ray)
         if used & FID_FIXTURES:
             item.add_marker(pytest.mark.fid)
+        group = xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+    # Whole modules move, each keeping its order (module fixtures are built once).
+    module_priority: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        module_priority[module] = min(module_priority.get(module, len(FIRST)), _priority(item))
+    items.sort(key=lambda item: module_priority[item.nodeid.split("::")[0]])
