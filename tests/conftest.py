@@ -39,6 +39,7 @@ def _temp_on_a_ram_disk(min_free: int = 4 << 30) -> Path | None:
         if shutil.disk_usage("/dev/shm").free < min_free:
             return None
         root = Path(tempfile.mkdtemp(prefix="aes-", dir="/dev/shm"))
+        root.chmod(0o1777)  # like /tmp: the PostgreSQL test's server runs as another account
     except OSError:
         return None
     os.environ["TMPDIR"] = str(root)
