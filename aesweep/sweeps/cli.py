@@ -161,7 +161,7 @@ def _plan(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) 
         rows = [
             {
                 "trial_id": t.trial_id,
-                "config": t.resolved(),
+                "config": t.resolved_view(),
                 "pack": pack_of.get(t.trial_id),
                 "unpacked": packs.alone.get(t.trial_id),
                 "executor": {

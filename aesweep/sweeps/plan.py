@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -491,13 +491,17 @@ def _plan_grid(spec: SweepSpec) -> list[TrialConfig]:
 def _selection_problems(spec: SweepSpec, trials: list[TrialConfig]) -> list[PlanProblem]:
     """``selection.over`` names fields of the trials (the defaults may be absent: a family
     without λ), never the seed."""
-    known = {k for t in trials for k in t.flat()}
-    axes = ", ".join(varying_keys(trials)) or "none"
+    over = [k for k in spec.selection.over if k not in DEFAULT_SELECTION_OVER]
+    if not over:
+        return []
+    flats = [t.flat() for t in trials]
+    known = {k for flat in flats for k in flat}
+    axes = ", ".join(varying_keys(trials, flats)) or "none"
     problems = []
-    for key in spec.selection.over:
+    for key in over:
         if key == "seed":
             problems.append(PlanProblem("selection.over", "seeds are averaged, never selected"))
-        elif key not in known and key not in DEFAULT_SELECTION_OVER:
+        elif key not in known:
             problems.append(
                 PlanProblem(
                     "selection.over", f"{key!r} is no field of this spec's trials (axes: {axes})"
@@ -564,11 +568,31 @@ def _count(entry: BaseModel) -> int:
     return n
 
 
-def varying_keys(trials: list[TrialConfig]) -> list[str]:
-    """The dotted config keys whose value differs between trials, in config order."""
-    flats = [t.flat() for t in trials]
-    keys: list[str] = []
+def varying_keys(trials: list[TrialConfig], flats: list[dict[str, Any]] | None = None) -> list[str]:
+    """The dotted config keys whose value differs between trials, in config order (linear in
+    the trials; ``flats``: their ``flat()``, when the caller has them already)."""
+    if flats is None:
+        flats = [t.flat() for t in trials]
+    keys: dict[str, None] = {}  # first-seen order
     for flat in flats:
-        keys += [k for k in flat if k not in keys]
+        keys.update(dict.fromkeys(flat))
     # A key only some trials have (a family's own field) varies only if its values differ.
-    return [k for k in keys if len({json.dumps(f[k]) for f in flats if k in f}) > 1]
+    return [k for k in keys if _differs(f[k] for f in flats if k in f)]
+
+
+def _differs(values: Iterator[Any]) -> bool:
+    """Two of ``values`` differ as JSON does (1, 1.0 and true are three values)."""
+    first = None
+    for i, value in enumerate(values):
+        seen = _as_json(value)
+        if i == 0:
+            first = seen
+        elif seen != first:
+            return True
+    return False
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True)
+    return (type(value), value)
