@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import signal
 import threading
 import time
@@ -40,7 +41,7 @@ from aesweep.sweeps.plan import search_params, summary
 from aesweep.sweeps.spec import SchedulerConfig, SweepSpec
 from aesweep.tracking.locks import SubmissionLock
 from aesweep.tracking.store import TAG_AUDIT_EPOCH, SweepStore, TrialRecord
-from aesweep.trainables.child_runs import child_run
+from aesweep.trainables.child_runs import checkpoint_index, child_runs
 
 
 @dataclass
@@ -181,28 +182,25 @@ class Prepared:
 def prepare(spec: SweepSpec, trials: list[TrialConfig], spec_text: str) -> Prepared:
     """Open the parent run; skip finished trials; for the rest, reuse the child run of a
     trial that has a checkpoint to resume from, else create a new one (an older unfinished
-    run of the same trial is tagged as superseded, so no trial is counted twice)."""
+    run of the same trial is tagged as superseded, so no trial is counted twice). Linear in
+    the trials: one read of the experiment's records, one scan of the checkpoints, the new
+    runs created in batches."""
     store = SweepStore(spec.tracking.uri, spec.experiment)
     existing = store.latest_by_trial([t.trial_id for t in trials])
     done = [t.trial_id for t in trials if t.trial_id in existing and existing[t.trial_id].finished]
     parent = store.open_parent(spec.name, spec_hash(spec), spec_text, summary(spec, trials))
     store.log_parent_params(parent, search_params(spec))
-    storage = Path(spec.tracking.storage).expanduser().resolve()
-    run_ids: dict[str, str] = {}
-    resume_from: dict[str, str] = {}
-    for t in trials:
-        if t.trial_id in done:
-            continue
-        run_id, checkpoint = child_run(store, parent, t, existing.get(t.trial_id), storage)
-        run_ids[t.trial_id] = run_id
-        if checkpoint is not None:
-            resume_from[t.trial_id] = checkpoint
-    todo = [t for t in trials if t.trial_id in run_ids]
+    finished = set(done)
+    unfinished = [t for t in trials if t.trial_id not in finished]
+    checkpoints = checkpoint_index(_storage(spec), [t.trial_id for t in unfinished])
+    runs = child_runs(store, parent, unfinished, existing, checkpoints)
+    run_ids = {tid: run_id for tid, (run_id, _) in runs.items()}
+    resume_from = {tid: folder for tid, (_, folder) in runs.items() if folder is not None}
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Prepared(
         store,
         parent,
-        todo,
+        unfinished,
         run_ids,
         resume_from,
         done,
@@ -569,9 +567,10 @@ def _run_tune(
     resources = {"cpu": spec.resources.cpus_per_trial, "gpu": gpus}
     if spec.resources.memory_per_trial:
         resources["memory"] = int(spec.resources.memory_per_trial * 2**30)
-    trainable = tune.with_resources(
-        tune.with_parameters(tune_trainable, payloads=payloads), resources
-    )
+    shelf = PayloadShelf(payloads)
+    unit_ids = list(payloads)
+    del payloads  # the shelf holds them now
+    trainable = tune.with_resources(tune.with_parameters(tune_trainable, payloads=shelf), resources)
 
     def name(trial: Any) -> str:
         return names[trial.config["trial_id"]]
@@ -590,7 +589,7 @@ def _run_tune(
         callbacks.append(_progress_callback(_progress_view(prep, units)))
     tuner = tune.Tuner(
         trainable,
-        param_space={"trial_id": tune.grid_search(list(payloads))},
+        param_space={"trial_id": tune.grid_search(unit_ids)},
         tune_config=tune.TuneConfig(
             # metric and mode once, here: Tune refuses them given to the scheduler too.
             metric=rank[0] if rank else None,
@@ -609,6 +608,34 @@ def _run_tune(
         _fit(tuner, verbose)
     finally:
         _record_stops(prep.store, prep.run_ids.get, stops.stopped, audited, log)
+
+
+class PayloadShelf:
+    """What each Ray Tune trial is handed to find its payload: a handle on one actor of this
+    submission (no CPU; :class:`aesweep.sweeps.shelf.Shelf`) that holds every unit's payload,
+    pickled, and returns one by unit id. A trial fetches its own payload alone.
+
+    Why not the alternatives: ``tune.with_parameters(payloads=every_payload)`` ships all of
+    them to every trial (10,000 trials: 10,000 payloads unpickled at each trial's start);
+    the payload in the trial's config would be copied into every result the trial reports,
+    Tune's ``result.json`` at every epoch, its experiment state and its progress table (which
+    show the config); an ``ObjectRef`` per payload in the config is pickled by Tune's
+    experiment state outside Ray's reference counting."""
+
+    def __init__(self, payloads: dict[str, TrialPayload | PackPayload]) -> None:
+        import ray
+
+        from aesweep.sweeps.shelf import Shelf
+
+        blobs = {unit: pickle.dumps(body) for unit, body in payloads.items()}
+        self._actor = ray.remote(num_cpus=0, max_restarts=2)(Shelf).remote(blobs)
+
+    def __call__(self, unit: str) -> TrialPayload | PackPayload:
+        import ray
+
+        blob: Any = ray.get(self._actor.get.remote(unit))  # type: ignore[attr-defined]
+        body: TrialPayload | PackPayload = pickle.loads(blob)
+        return body
 
 
 def _record_stops(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from aesweep.config.trial import TrialPayload
 from aesweep.tracking.store import TAG_ERROR, SweepStore, TrialRun
 from aesweep.tracking.system_metrics import system_metrics
 from aesweep.trainables.checkpoints import InlineCheckpoints
-from aesweep.trainables.child_runs import child_run
+from aesweep.trainables.child_runs import checkpoint_index, child_run
 from aesweep.trainables.fid_scoring import fid_scorer
 from aesweep.trainables.optimizers import pick_device
 from aesweep.trainables.protocol import protocol_params, record_fid_protocol
@@ -75,12 +76,15 @@ def _train(payload: TrialPayload, reporter: Reporter, run: TrialRun) -> str:
         raise
 
 
-def tune_trainable(config: dict[str, Any], payloads: dict[str, TrialPayload | PackPayload]) -> None:
-    """The Ray Tune function trainable: ``config["trial_id"]`` picks one trial's payload, or
-    one pack's (by its pack id)."""
+def tune_trainable(
+    config: dict[str, Any], payloads: Callable[[str], TrialPayload | PackPayload]
+) -> None:
+    """The Ray Tune function trainable: ``config["trial_id"]`` names one trial, or one pack
+    (by its pack id), whose payload ``payloads`` fetches (that one alone:
+    :class:`aesweep.sweeps.run.PayloadShelf`)."""
     for name in ("ray.train", "ray.tune"):  # one "checkpoint created" line per epoch is noise
         logging.getLogger(name).setLevel(logging.WARNING)
-    payload = payloads[config["trial_id"]]
+    payload = payloads(config["trial_id"])
     if isinstance(payload, PackPayload):
         from aesweep.trainables.packs.trainable import run_pack
 
@@ -122,7 +126,8 @@ def search_trainable(config: dict[str, Any], context: SearchPayload) -> None:
     if old is not None and old.finished:
         reporter.report({**old.metrics, "diverged": float(old.outcome == "diverged")})
         return
-    run_id, resume_from = child_run(store, context.parent_run_id, trial, old, Path(context.storage))
+    checkpoints = checkpoint_index(context.storage, [trial.trial_id])
+    run_id, resume_from = child_run(store, context.parent_run_id, trial, old, checkpoints)
     payload = TrialPayload(
         trial=trial.located(Path(context.workdir)),
         tracking_uri=store.uri,
