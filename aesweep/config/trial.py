@@ -112,6 +112,12 @@ class TrialConfig(StrictConfig):
         """Dotted keys -> scalar values (what MLflow gets as params)."""
         return dict(self._flat)
 
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickled (a payload shipped to a trial) without the cached dumps: half the bytes."""
+        state: dict[Any, Any] = super().__getstate__()
+        kept = {k: v for k, v in state["__dict__"].items() if k not in _CACHED}
+        return {**state, "__dict__": kept}
+
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy; the cached dumps go unless ``update`` changes only the id or sweep name
         (which they leave out)."""

@@ -259,3 +259,23 @@ def test_each_trial_fetches_its_own_payload_and_is_handed_no_other(
     tid = prep.todo[2].trial_id
     assert ray.get(fetch.remote(shelf, tid)) == prep.run_ids[tid]
     assert re.fullmatch(r"[0-9a-f]{32}", prep.run_ids[tid])
+
+
+def test_a_trials_cached_config_is_never_stale_nor_shared(write_spec, tmp_path):
+    spec = {**_grid(2, 1, tmp_path), "data": {"dataset": "mnist", "root": "data"}}
+    _, trials = load_plan(write_spec(spec))
+    trial = trials[0]
+    trial.resolved()["model"]["latent_dim"] = 99  # the caller's copy
+    trial.flat()["optimizer.lr"] = 99
+    assert (
+        trial.resolved()["model"]["latent_dim"] == 8 == trial.resolved_view()["model"]["latent_dim"]
+    )
+    assert trial.flat()["optimizer.lr"] == trial.optimizer.lr
+    moved = trial.located(tmp_path)  # a copy whose data changed: dumped again
+    assert moved.resolved()["data"]["root"] == str(tmp_path / "data")
+    assert moved.flat()["data.root"] == str(tmp_path / "data")
+    assert trial.resolved()["data"]["root"] == "data"
+    assert trial.with_id().resolved_view() is trial.resolved_view()  # only the id changed
+    back = pickle.loads(pickle.dumps(trial))
+    assert "_resolved" not in back.__dict__  # not shipped with a payload
+    assert back == trial and back.resolved() == trial.resolved()
