@@ -50,6 +50,7 @@ def _grid(n_lr: int, n_lambda: int, tmp_path: Path, pack: int | str = 16) -> dic
     }
 
 
+@pytest.mark.slow
 def test_plan_of_10000_trials_hashes_each_pack_once(write_spec, tmp_path, capsys, monkeypatch):
     calls = Counter[str]()
     hashed = packs.pack_id
@@ -115,6 +116,7 @@ def _prepared(spec_path: Path, n: int, calls: _Calls) -> tuple[Any, dict[str, in
     return prep, {"client": calls.total(), "commits": calls.commits}
 
 
+@pytest.mark.slow
 def test_prepare_talks_to_the_store_as_often_for_100_trials_as_for_10(
     write_spec, tmp_path, monkeypatch
 ):
