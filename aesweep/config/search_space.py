@@ -29,7 +29,9 @@ class Distribution(StrictConfig):
         raise NotImplementedError
 
 
-class _Range(Distribution):
+class Range(Distribution):
+    """A distribution over an interval [low, high] (its ends can be drawn)."""
+
     def bounds(self) -> tuple[float, float]:
         raise NotImplementedError
 
@@ -40,7 +42,7 @@ class _Range(Distribution):
             raise ValueError(f"[low, high] with low < high (got [{low:g}, {high:g}])")
 
 
-class LogUniform(_Range):
+class LogUniform(Range):
     """``{loguniform: [a, b]}``: log-uniform on [a, b], 0 < a < b (learning rates, λ)."""
 
     loguniform: tuple[Number, Number] = Field(description="[low, high], 0 < low < high")
@@ -62,7 +64,7 @@ class LogUniform(_Range):
         return f"loguniform({self.loguniform[0]:g}, {self.loguniform[1]:g})"
 
 
-class Uniform(_Range):
+class Uniform(Range):
     """``{uniform: [a, b]}``: uniform on [a, b], a < b."""
 
     uniform: tuple[Number, Number] = Field(description="[low, high], low < high")

@@ -1,9 +1,10 @@
 """CIFAR-10 held in memory: the five training batches and the test batch of torchvision's
-``cifar-10-batches-py`` pickles, read directly (MoCA §4, RSR §4, the MoW CIFAR-10 network)."""
+``cifar-10-batches-py`` pickles, read directly (MoCA §4, RSR §4, the MoW CIFAR-10 network).
+The pickles are read as plain data only (:mod:`aesweep.data.safe_pickle`): a file where the
+spec's ``data.root`` points cannot run code."""
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +12,18 @@ import torch
 
 from aesweep.data.base import TensorDataset
 from aesweep.data.config import CIFAR10_TEST_BATCH, CIFAR10_TRAIN_BATCHES, CIFAR10Config
+from aesweep.data.safe_pickle import load_plain_data
+
+ROW = 3 * 32 * 32
 
 
 def read_batch(path: Path) -> torch.Tensor:
-    """One pickle's images, (N, 3, 32, 32) uint8 (rows are 1024 red, green, blue values)."""
-    with path.open("rb") as f:
-        batch = pickle.load(f, encoding="bytes")
-    data = np.asarray(batch[b"data"], dtype=np.uint8)
+    """One pickle's images, (N, 3, 32, 32) uint8 (rows are 1024 red, green, blue values);
+    ValueError, one line, for a file that is not such a batch."""
+    batch = load_plain_data(path)
+    data = batch.get(b"data") if isinstance(batch, dict) else None
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.shape[-1:] != (ROW,):
+        raise ValueError(f"{path}: not a CIFAR-10 batch (no b'data' array of uint8 rows of {ROW})")
     return torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())
 
 

@@ -29,6 +29,7 @@ from aesweep.config.grid import (
 from aesweep.config.models import AutoencoderConfig
 from aesweep.config.optimizer import OptimizerConfig
 from aesweep.config.sampled import SampledTrials
+from aesweep.config.search_range import range_problems
 from aesweep.config.search_space import describe_axis, sample_axis
 from aesweep.config.trial import TrialConfig
 from aesweep.sweeps.spec import DEFAULT_SELECTION_OVER, SweepSpec
@@ -187,9 +188,21 @@ def _same_trials(
 def _selection(
     spec: SweepSpec, trials: list[TrialConfig], model_of: list[int]
 ) -> list[PlanProblem]:
-    """``selection.metric`` is logged by every planned trial (else ``results`` has nothing
-    to select by)."""
-    metric = spec.selection.metric
+    """The metrics the spec ranks by are logged by every planned trial: ``selection.metric``
+    (else ``results`` has nothing to select by) and the scheduler's own metric (else Ray Tune
+    fails the first trial that reports without it)."""
+    problems = _logged_by_all("selection.metric", spec.selection.metric, trials, model_of)
+    sched = spec.search.scheduler
+    if sched is not None and sched.metric is not None:
+        problems += _logged_by_all("search.scheduler.metric", sched.metric, trials, model_of)
+    return problems
+
+
+def _logged_by_all(
+    path: str, metric: str, trials: list[TrialConfig], model_of: list[int]
+) -> list[PlanProblem]:
+    """``metric`` (the spec's field ``path``) is logged by every planned trial; else one
+    problem naming the entries whose trials do not log it, and what every trial logs."""
     logged = [t.logged_metrics() for t in trials]
     common = sorted(frozenset.intersection(*logged)) if logged else []
     if metric in common:
@@ -203,7 +216,7 @@ def _selection(
         if any(metric in names for names in logged)
         else f"unknown metric {shown(metric)}"
     )
-    return [PlanProblem("selection.metric", f"{what}; allowed: {', '.join(common)}")]
+    return [PlanProblem(path, f"{what}; allowed: {', '.join(common)}")]
 
 
 def _sections(spec: SweepSpec) -> list[tuple[str, BaseModel]]:
@@ -215,19 +228,24 @@ def _sections(spec: SweepSpec) -> list[tuple[str, BaseModel]]:
 
 
 def _search_problems(spec: SweepSpec) -> list[PlanProblem]:
-    """A distribution under ``grid``; what ``optuna`` and a scheduler need of the spec."""
+    """A distribution under ``grid``; under a search, a field that may draw a value its
+    config does not take; what ``optuna`` and a scheduler need of the spec."""
     problems = []
     algorithm = spec.search.algorithm
     for where, entry in _sections(spec):
+        if algorithm != "grid":  # every draw a value its config takes
+            problems += [
+                PlanProblem(f"{where}.{a}", why) for a, why in range_problems(entry).items()
+            ]
+            continue
         for alias, dist in distributions(entry).items():
-            if algorithm == "grid":
-                problems.append(
-                    PlanProblem(
-                        f"{where}.{alias}",
-                        f"a distribution ({dist.describe()}) needs search.algorithm random or "
-                        "optuna; a grid axis takes a value or a list",
-                    )
+            problems.append(
+                PlanProblem(
+                    f"{where}.{alias}",
+                    f"a distribution ({dist.describe()}) needs search.algorithm random or "
+                    "optuna; a grid axis takes a value or a list",
                 )
+            )
     if algorithm == "optuna":
         for section, n in (("data", len(spec.data)), ("models", len(spec.models))):
             if n > 1:

@@ -1,6 +1,7 @@
 """Checks before any trial starts: the tracking store and Ray's storage, the datasets, the
 GPUs requested, the FID network, the Ray address; once Ray is up (``run.connect``), that some
-node can ever hold one trial.
+node can ever hold one trial and, on a cluster, that every node sees the tracking store and
+storage that lie on this machine's disk (:mod:`aesweep.sweeps.shared_paths`).
 
 Each problem is one line; the CLI prints them and exits with 2, so a sweep never dies an
 hour in (or waits forever) for a reason it could have known at submission.
@@ -48,9 +49,10 @@ def check_tracking(uri: str) -> str | None:
             return f"tracking.uri: {db} is not writable"
         return None
     if uri.startswith(("http://", "https://")):
+        from aesweep.tracking.retry import budget_problem
         from aesweep.tracking.server import check_reachable
 
-        why = check_reachable(uri)
+        why = budget_problem() or check_reachable(uri)
         return f"tracking.uri: {why}" if why else None
     if uri.startswith("file:") or "://" not in uri:  # MLflow's file store: a folder
         folder = Path(urlsplit(uri).path if uri.startswith("file:") else uri)
@@ -60,9 +62,30 @@ def check_tracking(uri: str) -> str | None:
 
 
 def check_storage(spec: SweepSpec) -> str | None:
-    """Ray Tune's storage (checkpoints): a folder that exists or can be created, writable."""
-    why = _creatable_folder(Path(spec.tracking.storage))
+    """Ray Tune's storage (checkpoints): a folder that exists or can be created, writable; a
+    URI whose filesystem opens and takes a probe file (written and removed again)."""
+    from aesweep.trainables.storage import is_uri
+
+    storage = spec.tracking.storage
+    why = _writable_uri(storage) if is_uri(storage) else _creatable_folder(Path(storage))
     return f"tracking.storage: {why}" if why else None
+
+
+def _writable_uri(uri: str) -> str | None:
+    from aesweep.trainables.storage import open_location
+
+    try:
+        root = open_location(uri)
+        if root.is_local:  # file://
+            return _creatable_folder(Path(root.path))
+        probe = root.child(f".aesweep-probe-{os.getpid()}")
+        with root.fs.open_output_stream(probe.path) as out:
+            out.write(b"probe")
+        root.fs.delete_file(probe.path)
+    except Exception as exc:  # whatever the filesystem raises, it is one line here
+        text = str(exc).strip().splitlines()
+        return f"{uri} cannot be written ({text[0] if text else type(exc).__name__})"
+    return None
 
 
 def check_address(address: str | None) -> str | None:

@@ -40,6 +40,7 @@ from aesweep.sweeps.packing import Pack, Units, form_units, refusal
 from aesweep.sweeps.plan import search_params, summary
 from aesweep.sweeps.spec import SchedulerConfig, SweepSpec
 from aesweep.tracking.locks import SubmissionLock
+from aesweep.tracking.retry import is_unreachable
 from aesweep.tracking.store import TAG_AUDIT_EPOCH, SweepStore, TrialRecord
 from aesweep.trainables.child_runs import checkpoint_index, child_runs
 
@@ -105,6 +106,10 @@ def _init_ray(address: str | None, log: Any = print) -> None:
     ``ray://`` address is retried until :data:`CLIENT_CONNECT_S` has passed."""
     import ray
 
+    from aesweep.tracking.retry import forwarded_env
+
+    # The tracking retry settings set here hold in every worker, on every node.
+    env = forwarded_env()
     deadline = time.monotonic() + CLIENT_CONNECT_S
     while True:
         try:
@@ -112,14 +117,51 @@ def _init_ray(address: str | None, log: Any = print) -> None:
                 address=address or "local",
                 include_dashboard=False,
                 logging_level=logging.WARNING,
+                runtime_env={"env_vars": env} if env else None,
             )
             return
         except ConnectionError:
+            refused = token_refused(address) if address and address.startswith("ray://") else None
+            if refused:
+                raise ConnectionError(refused) from None
             if not (address or "").startswith("ray://") or time.monotonic() > deadline:
                 raise
             log(f"the Ray client server at {address} is not answering yet; trying again")
             ray.shutdown()
             time.sleep(2.0)
+
+
+TOKEN_HELP = (
+    "the cluster uses Ray's token authentication: set RAY_AUTH_MODE=token and "
+    "RAY_AUTH_TOKEN_PATH (or RAY_AUTH_TOKEN) to the cluster's token"
+)
+
+
+def token_refused(address: str) -> str | None:
+    """Why the Ray client server at ``ray://HOST:PORT`` turned this client away when it
+    refuses our token (gRPC UNAUTHENTICATED), else None. Ray's client reports only a
+    timeout for that, and retrying would never help: one PING, with the token (if any) this
+    process would send."""
+    try:
+        import grpc
+        from ray._private.grpc_utils import init_grpc_channel
+        from ray.core.generated import ray_client_pb2, ray_client_pb2_grpc
+    except ImportError:
+        return None
+    pb: Any = ray_client_pb2  # generated code: no type stubs
+    try:
+        channel = init_grpc_channel(address.removeprefix("ray://"), asynchronous=False)
+        try:
+            ping = pb.ClusterInfoRequest(type=pb.ClusterInfoType.PING)
+            ray_client_pb2_grpc.RayletDriverStub(channel).ClusterInfo(ping, timeout=10)
+        finally:
+            channel.close()
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+            return f"the Ray client server refused this client's token: {TOKEN_HELP}"
+    except Exception:  # the probe is a hint only: Ray's own error stands
+        return None
+    return None
 
 
 def connect(spec: SweepSpec, address: str | None, log: Any = print) -> dict[str, float]:
@@ -152,6 +194,8 @@ def connect(spec: SweepSpec, address: str | None, log: Any = print) -> dict[str,
     where = f"the Ray cluster at {gcs}" if address else "this machine's Ray"
     nodes = [dict(n.get("Resources", {})) for n in ray.nodes() if n.get("Alive")]
     problems = check_node_resources(spec, nodes, resolve_gpus(spec, cluster), where)
+    if not problems and address not in (None, "local"):
+        problems = check_shared_paths(spec, log)
     if problems:
         if started:
             ray.shutdown()
@@ -162,6 +206,58 @@ def connect(spec: SweepSpec, address: str | None, log: Any = print) -> dict[str,
         f"{len(nodes)} node{'s' if len(nodes) != 1 else ''}"
     )
     return cluster
+
+
+SHARED_PROBE_S = 120.0  # a node starts a worker for the check: seconds on a loaded one
+
+
+def check_shared_paths(spec: SweepSpec, log: Any = print) -> list[str]:
+    """On a cluster: every alive node sees the tracking store and storage that lie on this
+    machine's disk (:mod:`aesweep.sweeps.shared_paths`), checked by a zero-CPU task pinned to
+    each node; a node that does not answer in :data:`SHARED_PROBE_S` counts as not seeing."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from aesweep.sweeps.shared_paths import (
+        local_paths,
+        node_sees,
+        probe_markers,
+        unchecked_problems,
+        unshared_problems,
+    )
+
+    paths = local_paths(spec)
+    if not paths:
+        return []
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    task = ray.remote(num_cpus=0, max_retries=0)(node_sees)
+    answers: dict[str, list[tuple[str, str]]] = {}
+    with probe_markers(paths) as probes:
+        try:
+            refs = {
+                f"{n.get('NodeManagerAddress', '?')} ({n['NodeID'][:8]})": task.options(
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+                ).remote([p.plain() for p in probes])
+                for n in nodes
+            }
+            ready, _ = ray.wait(list(refs.values()), num_returns=len(refs), timeout=SHARED_PROBE_S)
+        except Exception as exc:  # the cluster cannot run it (e.g. another aesweep there)
+            return unchecked_problems(paths, _first_line(exc))
+        for node, ref in refs.items():
+            if ref not in ready:
+                why = f"it did not answer the check in {SHARED_PROBE_S:g} s"
+                answers[node] = [(p.field, why) for p in probes]
+                continue
+            try:
+                answers[node] = ray.get(ref)
+            except Exception as exc:  # the check itself failed there: it proves nothing
+                why = f"the check failed ({_first_line(exc)})"
+                answers[node] = [(p.field, why) for p in probes]
+    problems = unshared_problems(paths, answers)
+    if not problems:
+        fields = " and ".join(dict.fromkeys(p.field for p in paths))
+        log(f"every node ({len(nodes)}) sees {fields} on this machine's disk")
+    return problems
 
 
 @dataclass
@@ -177,14 +273,15 @@ class Prepared:
     done: list[str]
     experiment_dir: str  # Ray Tune's experiment name for this submission
     system_metrics_s: float | None = None  # tracking.system_metrics: the sampling interval
+    notes: list[str] = field(default_factory=list)  # damaged checkpoints skipped, one a trial
 
 
 def prepare(spec: SweepSpec, trials: list[TrialConfig], spec_text: str) -> Prepared:
     """Open the parent run; skip finished trials; for the rest, reuse the child run of a
     trial that has a checkpoint to resume from, else create a new one (an older unfinished
     run of the same trial is tagged as superseded, so no trial is counted twice). Linear in
-    the trials: one read of the experiment's records, one scan of the checkpoints, the new
-    runs created in batches."""
+    the trials: one read of the experiment's records, one listing of the storage for the
+    checkpoints of every unfinished trial, the new runs created in batches."""
     store = SweepStore(spec.tracking.uri, spec.experiment)
     existing = store.latest_by_trial([t.trial_id for t in trials])
     done = [t.trial_id for t in trials if t.trial_id in existing and existing[t.trial_id].finished]
@@ -192,10 +289,12 @@ def prepare(spec: SweepSpec, trials: list[TrialConfig], spec_text: str) -> Prepa
     store.log_parent_params(parent, search_params(spec))
     finished = set(done)
     unfinished = [t for t in trials if t.trial_id not in finished]
-    checkpoints = checkpoint_index(_storage(spec), [t.trial_id for t in unfinished])
+    ids = [t.trial_id for t in unfinished]
+    checkpoints = checkpoint_index(_storage(spec), ids) if unfinished else {}
     runs = child_runs(store, parent, unfinished, existing, checkpoints)
-    run_ids = {tid: run_id for tid, (run_id, _) in runs.items()}
-    resume_from = {tid: folder for tid, (_, folder) in runs.items() if folder is not None}
+    run_ids = {tid: run_id for tid, (run_id, _, _) in runs.items()}
+    resume_from = {tid: cp for tid, (_, cp, _) in runs.items() if cp is not None}
+    notes = [f"{trial_name(t)}: {n}" for t in unfinished if (n := runs[t.trial_id][2]) is not None]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Prepared(
         store,
@@ -206,6 +305,7 @@ def prepare(spec: SweepSpec, trials: list[TrialConfig], spec_text: str) -> Prepa
         done,
         f"{spec.name}-{stamp}-{parent[:6]}",
         spec.tracking.system_metrics_s,
+        notes,
     )
 
 
@@ -409,6 +509,8 @@ def _run_prepared(
     lock.set_parent(prep.parent)
     if prep.done:
         log(f"{len(prep.done)} of {len(trials)} trials already finished in MLflow; not run again")
+    for note in prep.notes:
+        log(f"checkpoint of {note}")
     if prep.resume_from:
         log(f"{len(prep.resume_from)} unfinished trials resume from their last checkpoint")
     threads = max(1, int(spec.resources.cpus_per_trial))
@@ -483,8 +585,19 @@ def _mark_unfinished(store: SweepStore, records: dict[str, TrialRecord]) -> set[
     return killed
 
 
-def _storage(spec: SweepSpec) -> Path:
-    return Path(spec.tracking.storage).expanduser().resolve()
+def _storage(spec: SweepSpec) -> str:
+    """``tracking.storage`` as every process reads it: a URI as written (never a local
+    path), a local folder absolute."""
+    from aesweep.trainables.storage import storage_text
+
+    return storage_text(spec.tracking.storage)
+
+
+def _unit_dir(spec: SweepSpec, prep: Prepared, name: str) -> str:
+    """The inline runner's folder of one unit in the storage, as Tune lays it out."""
+    from aesweep.trainables.storage import open_location
+
+    return open_location(_storage(spec)).child(prep.experiment_dir, name).text
 
 
 def _run_inline(spec: SweepSpec, prep: Prepared, units: Units, threads: int, log: Any) -> None:
@@ -499,12 +612,12 @@ def _run_inline(spec: SweepSpec, prep: Prepared, units: Units, threads: int, log
     work: list[tuple[str, list[TrialConfig], Callable[[], object]]] = []
     for pack in units.packs:
         body = pack_payload(prep, pack, threads=threads, use_gpu=use_gpu).model_copy(
-            update={"inline_dir": str(_storage(spec) / prep.experiment_dir / pack.pack_id)}
+            update={"inline_dir": _unit_dir(spec, prep, pack.pack_id)}
         )
         work.append((pack.pack_id, pack.members, functools.partial(inline_pack, body)))
     for t in units.singles:
         one = payload(prep, t, threads=threads, use_gpu=use_gpu).model_copy(
-            update={"inline_dir": str(_storage(spec) / prep.experiment_dir / trial_name(t))}
+            update={"inline_dir": _unit_dir(spec, prep, trial_name(t))}
         )
         work.append((t.trial_id, [t], functools.partial(inline_trainable, one)))
     for i, (unit, members, call) in enumerate(work, 1):
@@ -649,8 +762,8 @@ def _record_stops(
     audited ones (the epoch it would have stopped them at)."""
     for tid, epoch in stopped.items():
         run_id = run_of(tid)
-        if run_id is not None:
-            store.mark_stopped(run_id, epoch)
+        if run_id is not None:  # the run it logs to now (it may have started over)
+            store.mark_stopped(store.current_run(run_id), epoch)
     for tid, epoch in audited.items():
         run_id = run_of(tid)
         if run_id is not None:
@@ -660,6 +773,10 @@ def _record_stops(
             f"ASHA stopped {len(stopped)} trials early"
             + (f"; {len(audited)} it would have stopped ran on (audit)" if audited else "")
         )
+
+
+def _quiet(line: str) -> None:
+    """A ``log`` that says nothing (the recorder's writes of one trial each)."""
 
 
 class _StopRecorder:
@@ -683,11 +800,21 @@ class _StopRecorder:
 
     def complete(self, tid: str, last: dict[str, Any], epochs: int) -> None:
         epoch = int(last.get("epoch", 0) or 0)
-        if last.get("diverged") != 1.0 and 0 < epoch < epochs:
+        stopped = last.get("diverged") != 1.0 and 0 < epoch < epochs
+        if stopped:
             self.stopped[tid] = epoch
-            _record_stops(self.store, self.run_of, {tid: epoch}, {}, lambda _: None)
-        if tid in self.audited:
-            _record_stops(self.store, self.run_of, {}, {tid: self.audited[tid]}, lambda _: None)
+        audited = {tid: self.audited[tid]} if tid in self.audited else {}
+        if not (stopped or audited):
+            return
+        try:  # each write waits for a tracking server that is away (tracking.retry)
+            _record_stops(self.store, self.run_of, {tid: epoch} if stopped else {}, audited, _quiet)
+        except Exception as exc:
+            if not is_unreachable(exc):
+                raise
+            # Never abort the sweep for it: the stop is kept and written after the fit.
+            logging.getLogger(__name__).warning(
+                "trial %s: its stop is recorded after the sweep (%s)", tid, type(exc).__name__
+            )
 
     def callback(self) -> Any:
         from ray.tune import Callback
@@ -754,10 +881,15 @@ def _asha(spec: SweepSpec, epochs_of: Callable[[Any], int], tid_of: Callable[[An
 def _run_config(tune: Any, spec: SweepSpec, name: str, verbose: bool, callbacks: list) -> Any:
     """Tune's RunConfig of a sweep: its storage, retries, kept checkpoints and callbacks;
     Tune's own tables (whose config column holds only the trial id) and its TensorBoard hint
-    with --verbose only, else the compact view."""
+    with --verbose only, else the compact view. A storage URI is handed over as its
+    filesystem and the path on it."""
+    from aesweep.trainables.storage import tune_storage
+
+    path, filesystem = tune_storage(_storage(spec))
     return tune.RunConfig(
         name=name,
-        storage_path=str(_storage(spec)),
+        storage_path=path,
+        storage_filesystem=filesystem,
         failure_config=tune.FailureConfig(max_failures=spec.failure.max_retries),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
         verbose=1 if verbose else 0,
@@ -888,7 +1020,7 @@ def _run_optuna(
         tracking_uri=store.uri,
         experiment=spec.experiment,
         parent_run_id=parent,
-        storage=str(_storage(spec)),
+        storage=_storage(spec),
         threads=max(1, int(spec.resources.cpus_per_trial)),
         use_gpu=gpus > 0,
         rank_metric=metric,

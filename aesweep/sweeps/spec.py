@@ -93,6 +93,23 @@ DEFAULT_SYSTEM_METRICS_INTERVAL_S = 10.0
 """MLflow's default; benchmarks/bench_system_metrics.py measures what a sample costs."""
 
 
+STORAGE_SCHEMES = ("s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss", "file")
+"""The URIs ``tracking.storage`` takes: the filesystems pyarrow opens."""
+
+
+def _storage_uri(value: str) -> str:
+    """A folder, or a URI of a filesystem pyarrow opens naming where (a bucket, a path)."""
+    scheme, sep, rest = value.partition("://")
+    if not sep or not scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
+        return value  # a folder
+    allowed = ", ".join(f"{s}://" for s in STORAGE_SCHEMES)
+    if scheme.lower() not in STORAGE_SCHEMES:
+        raise ValueError(f"{scheme}:// is no storage aesweep can use; a folder or {allowed}")
+    if not rest.strip("/"):
+        raise ValueError(f"{value} names no {'folder' if scheme == 'file' else 'bucket'}")
+    return value
+
+
 class TrackingConfig(StrictConfig):
     """Where results go: MLflow (``uri``, ``experiment``) and Ray Tune's storage."""
 
@@ -102,8 +119,10 @@ class TrackingConfig(StrictConfig):
     experiment: Annotated[str, Field(min_length=1)] | None = Field(
         None, description="the MLflow experiment (null: the spec's name)"
     )
-    storage: Annotated[str, Field(min_length=1)] = Field(
-        "aesweep_runs", description="Ray Tune's storage: checkpoints, shared by every node"
+    storage: Annotated[str, Field(min_length=1), AfterValidator(_storage_uri)] = Field(
+        "aesweep_runs",
+        description="Ray Tune's storage: checkpoints, shared by every node; a folder or a URI "
+        "(s3://bucket/prefix: credentials and endpoint from the AWS_* environment)",
     )
     system_metrics: bool = Field(
         True,

@@ -24,6 +24,7 @@ import psutil
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from aesweep.tracking.retry import resilient
 from aesweep.tracking.store import creating_store, quiet_mlflow_logs, resolve_uri
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Holder:
     started: float
     heartbeat: float
     parent_run: str | None
+    token: str = ""
 
     def describe(self) -> str:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
@@ -94,7 +96,7 @@ class SubmissionLock:
         self.uri = resolve_uri(uri)
         self.experiment = experiment
         with creating_store(self.uri):
-            self._client = MlflowClient(tracking_uri=self.uri)
+            self._client = resilient(MlflowClient(tracking_uri=self.uri), self.uri)
         self._id: str | None = None
         self._token = uuid.uuid4().hex
         self._stop = threading.Event()
@@ -116,6 +118,7 @@ class SubmissionLock:
                 started=float(tags[TAG_STARTED]),
                 heartbeat=float(tags.get(TAG_HEARTBEAT, tags[TAG_STARTED])),
                 parent_run=tags.get(TAG_PARENT) or None,
+                token=tags.get(TAG_TOKEN, ""),
             )
         except (KeyError, ValueError):  # created this instant, tags not written yet
             now = time.time()
@@ -130,6 +133,9 @@ class SubmissionLock:
             held = self.holder()
             if held is None:
                 continue  # released between the two calls
+            if held.token == self._token:  # our create went through; its answer was lost
+                self._id = held.experiment_id
+                return None
             if not held.gone(time.time()):
                 return held
             log.warning("taking over the lock of a submission that is gone (%s)", held.describe())

@@ -23,16 +23,61 @@ from typing import IO
 
 def check_reachable(uri: str) -> str | None:
     """None when the MLflow server at ``uri`` answers a search, else one line saying why not
-    (one retry, ten seconds: preflight must not hang on a dead server)."""
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    (one retry, ten seconds: preflight must not hang on a dead server). These settings hold
+    for this check only: the sweep's own calls, and the Ray workers started after it, ride
+    out an outage (:mod:`aesweep.tracking.retry`)."""
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
+    from aesweep.tracking.uri import node_uri
+
     try:
-        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+        with _environ(PREFLIGHT_HTTP):
+            MlflowClient(tracking_uri=node_uri(uri)).search_experiments(max_results=1)
+    except MlflowException as exc:
+        refused = credentials_refused(uri, exc.get_http_status_code())
+        return refused or f"MLflow server {uri} is not reachable ({type(exc).__name__})"
     except Exception as exc:  # any failure to talk to the server is the same problem
         return f"MLflow server {uri} is not reachable ({type(exc).__name__})"
     return None
+
+
+CREDENTIAL_VARS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+"""Where MLflow's client takes a server's basic-auth user and password from (or from
+``~/.mlflow/credentials``; ``MLFLOW_TRACKING_TOKEN`` for a bearer token)."""
+
+
+def credentials_refused(uri: str, status: int) -> str | None:
+    """The line for a server that answered but refused us (HTTP 401 or 403), else None: the
+    server is up, so the fix is the credentials, not the address."""
+    if status == 403:
+        return f"MLflow server {uri} denies this user access (403): ask its admin for permission"
+    if status != 401:
+        return None
+    given = [v for v in (*CREDENTIAL_VARS, "MLFLOW_TRACKING_TOKEN") if os.environ.get(v)]
+    if given:
+        return f"MLflow server {uri} refused the credentials in {' and '.join(given)} (401)"
+    return (
+        f"MLflow server {uri} requires a login: set {CREDENTIAL_VARS[0]} and "
+        f"{CREDENTIAL_VARS[1]} (401)"
+    )
+
+
+PREFLIGHT_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+@contextlib.contextmanager
+def _environ(defaults: dict[str, str]) -> Iterator[None]:
+    """``defaults`` in ``os.environ`` (a value already set wins) while the block runs; the
+    environment as it was afterwards."""
+    added = [k for k in defaults if k not in os.environ]
+    for key in added:
+        os.environ[key] = defaults[key]
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def ui_command(uri: str, host: str, port: int, workers: int) -> list[str]:

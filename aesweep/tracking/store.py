@@ -2,7 +2,8 @@
 
 The driver opens the experiment and the parent run and creates each trial's child run; the
 trial (in a Ray worker or inline) logs into its child run by id. Tags are the contract that
-``results`` and resubmission read back.
+``results`` and resubmission read back. Every call to a tracking server rides out an outage
+(:mod:`aesweep.tracking.retry`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from aesweep.tracking.batch import NewRun, create_runs
+from aesweep.tracking.retry import is_unreachable, resilient
 from aesweep.tracking.system_metrics import PREFIX as SYSTEM_PREFIX
+from aesweep.tracking.uri import node_uri
 
 TAG_KIND = "aesweep.kind"  # "sweep" or "trial"
 TAG_SWEEP = "aesweep.sweep"
@@ -39,6 +42,8 @@ TAG_CONFIG = "aesweep.config"  # the resolved trial config, JSON
 TAG_GROUP = "aesweep.group"  # "dataset / model / strategy"
 TAG_SUPERSEDED_BY = "aesweep.superseded_by"  # an unfinished run that started over
 TAG_ERROR = "aesweep.error"  # the exception that failed the run, one line
+TAG_RESTARTED = "aesweep.restarted"  # a run that started over: its checkpoint was unusable
+TAG_FALLBACK = "aesweep.checkpoint_fallback"  # resumed from an older checkpoint: newer damaged
 MAX_PARAM_LENGTH = 6000
 FEW_IDS = 16
 """Up to this many trial ids, their records are searched for by id (a query each); more,
@@ -84,12 +89,13 @@ def store_exists(uri: str) -> bool:
 
 def resolve_uri(uri: str) -> str:
     """Make a relative ``sqlite:///`` or file URI absolute, so Ray workers (which run in
-    their own directories) write to the same store as the driver."""
+    their own directories) write to the same store as the driver; a server's URI as this
+    node reaches it (:func:`aesweep.tracking.uri.node_uri`)."""
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
     if "://" not in uri:
         return Path(uri).resolve().as_uri()
-    return uri
+    return node_uri(uri)
 
 
 def _now_ms() -> int:
@@ -153,13 +159,15 @@ def creating_store(uri: str) -> Iterator[None]:
 
 def _with_retries(write: Callable[[], None], attempts: int) -> None:
     """``write()``, tried again after a moment on an MLflow error (SQLite's tag insert is not
-    atomic, and the trial may be ending its own run this instant); the last error is raised."""
+    atomic, and the trial may be ending its own run this instant); the last error is raised.
+    An unreachable server is not one of these: each call has already waited for it
+    (:mod:`aesweep.tracking.retry`)."""
     for attempt in range(attempts):
         try:
             write()
             return
-        except MlflowException:
-            if attempt == attempts - 1:
+        except MlflowException as exc:
+            if attempt == attempts - 1 or is_unreachable(exc):
                 raise
             time.sleep(0.2)
 
@@ -172,7 +180,7 @@ class SweepStore:
         self.uri = resolve_uri(uri)
         self.experiment_name = experiment
         with creating_store(self.uri):  # the client's first use creates a new store's tables
-            self._client = MlflowClient(tracking_uri=self.uri)
+            self._client = resilient(MlflowClient(tracking_uri=self.uri), self.uri)
             found = self._client.get_experiment_by_name(experiment)
         self.experiment_id = found.experiment_id if found else None
         self._kind_tagged = found is not None and (
@@ -290,11 +298,12 @@ class SweepStore:
     def supersede(self, old_run_id: str, new_run_id: str, status: str | None = None) -> None:
         """An unfinished run whose trial starts over in ``new_run_id``: ended and tagged
         (``status``: the old run's, when the caller read it already)."""
-        self._client.set_tag(old_run_id, TAG_SUPERSEDED_BY, new_run_id)
-        if status is None:
-            status = self._client.get_run(old_run_id).info.status
-        if status == "RUNNING":
-            self._client.set_terminated(old_run_id, "KILLED")
+        _supersede(self._client, old_run_id, new_run_id, status)
+
+    def current_run(self, run_id: str) -> str:
+        """The run a trial logs to now: ``run_id``, or the run that superseded it (a trial
+        that started over in a new run while this submission ran)."""
+        return _current(self._client, run_id)
 
     def mark_stopped(self, run_id: str, epoch: int, attempts: int = 3) -> None:
         """A trial the scheduler stopped after ``epoch``: FINISHED, outcome ``stopped``."""
@@ -437,6 +446,29 @@ def _record(run: Any) -> TrialRecord:
     )
 
 
+def _supersede(
+    client: MlflowClient, old_run_id: str, new_run_id: str, status: str | None = None
+) -> None:
+    client.set_tag(old_run_id, TAG_SUPERSEDED_BY, new_run_id)
+    if status is None:
+        status = client.get_run(old_run_id).info.status
+    if status in ("RUNNING", "SCHEDULED"):
+        client.set_terminated(old_run_id, "KILLED")
+
+
+def _current(client: MlflowClient, run_id: str, hops: int = 20) -> str:
+    for _ in range(hops):
+        newer = client.get_run(run_id).data.tags.get(TAG_SUPERSEDED_BY)
+        if not newer:
+            break
+        run_id = newer
+    return run_id
+
+
+CARRIED_TAGS = (MLFLOW_PARENT_RUN_ID, TAG_KIND, TAG_TRIAL_ID, TAG_GROUP, TAG_CONFIG)
+"""What a trial's run that starts over in a new run keeps: the driver's tags at creation."""
+
+
 def _param(value: Any) -> str:
     text = "None" if value is None else str(value)
     return text[:MAX_PARAM_LENGTH]
@@ -447,8 +479,31 @@ class TrialRun:
 
     def __init__(self, uri: str, run_id: str) -> None:
         quiet_mlflow_logs()
-        self._client = MlflowClient(tracking_uri=uri)
+        self.uri = uri
+        self._client = resilient(MlflowClient(tracking_uri=node_uri(uri)), uri)
         self.run_id = run_id
+
+    def current(self) -> TrialRun:
+        """This trial's run as it stands: the run that superseded this one, if any (a Ray
+        retry of a trial that started over in a new run while the first attempt ran)."""
+        now = _current(self._client, self.run_id)
+        return self if now == self.run_id else TrialRun(self.uri, now)
+
+    def restart(self, reason: str) -> TrialRun:
+        """A new run for this trial, started over from epoch 0 (its checkpoint could not be
+        used): the same parent, name, params and trial tags, tagged ``aesweep.restarted`` with
+        ``reason``; this run ends superseded by it (KILLED), so the trial counts once."""
+        old = self._client.get_run(self.run_id)
+        tags = {k: v for k, v in old.data.tags.items() if k in CARRIED_TAGS}
+        tags[TAG_RESTARTED] = reason[:5000]
+        new = self._client.create_run(
+            old.info.experiment_id, run_name=old.info.run_name, tags=tags
+        ).info.run_id
+        batch = [Param(k, v) for k, v in old.data.params.items()]
+        for i in range(0, len(batch), 100):
+            self._client.log_batch(new, params=batch[i : i + 100])
+        _supersede(self._client, self.run_id, new)
+        return TrialRun(self.uri, new)
 
     def start(self) -> None:
         self._client.update_run(self.run_id, status="RUNNING")
@@ -491,14 +546,13 @@ class TrialRun:
             tags = [InputTag("mlflow.data.context", "fid_reference")]
             self._client.log_inputs(self.run_id, [DatasetInput(entity, tags)])
 
-    def last_logged_step(self) -> int:
-        """The highest step any metric of this run reached (0 if none): a resumed trial logs
-        only later steps, so no metric step is ever written twice."""
-        run = self._client.get_run(self.run_id)
-        steps = [0]
-        for key in run.data.metrics:
-            steps += [m.step for m in self._client.get_metric_history(self.run_id, key)]
-        return max(steps)
+    def last_logged_epoch(self) -> int:
+        """The last epoch this run logged (0 if none): every logged epoch carries the
+        ``epoch`` metric at its step. A trial logs only later epochs, so no epoch is ever
+        written twice. (Not the highest step of any metric: the ``system/*`` series count
+        samples, not epochs.)"""
+        history = self._client.get_metric_history(self.run_id, "epoch")
+        return max((m.step for m in history), default=0)
 
     def outcome(self) -> str | None:
         """The run's ``aesweep.outcome`` tag as it stands now (None while it runs)."""

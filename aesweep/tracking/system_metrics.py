@@ -22,6 +22,9 @@ from typing import Any
 
 from mlflow.tracking import MlflowClient
 
+from aesweep.tracking.retry import resilient
+from aesweep.tracking.uri import node_uri
+
 TAG_NODE = "aesweep.system_metrics.node"
 TAG_INTERVAL = "aesweep.system_metrics.interval_s"
 PREFIX = "system/"
@@ -35,7 +38,7 @@ class _ToEveryRun:
     all, so the node's samples are theirs too)."""
 
     def __init__(self, uri: str, run_ids: list[str]) -> None:
-        self._client = MlflowClient(tracking_uri=uri)
+        self._client = resilient(MlflowClient(tracking_uri=uri), uri)
         self._run_ids = run_ids
 
     def log_batch(self, run_id: str, metrics: list[Any]) -> None:
@@ -45,7 +48,8 @@ class _ToEveryRun:
 
 def _monitor(run_ids: list[str], uri: str, interval_s: float) -> Any:
     """MLflow's monitor for ``run_ids`` (steps go on after a resumed run's last one), or None
-    when ``psutil`` is missing."""
+    when ``psutil`` is missing. Its samples are written by a client that rides out a server
+    outage (MLflow's monitor itself stops sampling when it cannot read its run)."""
     try:
         from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
     except ImportError as exc:
@@ -56,6 +60,8 @@ def _monitor(run_ids: list[str], uri: str, interval_s: float) -> Any:
     )
     if len(run_ids) > 1:
         monitor.mlflow_logger.client = _ToEveryRun(uri, run_ids)
+    else:
+        monitor.mlflow_logger.client = resilient(MlflowClient(tracking_uri=uri), uri)
     return monitor
 
 
@@ -76,11 +82,12 @@ def _stop(monitor: Any) -> None:
 def system_metrics(uri: str, run_ids: list[str], interval_s: float | None) -> Iterator[None]:
     """Sample the node every ``interval_s`` seconds into ``run_ids`` while the block runs
     (``None``: off). The runs must be RUNNING: the monitor stops when its run ends."""
+    uri = node_uri(uri)
     monitor = _monitor(run_ids, uri, interval_s) if interval_s and run_ids else None
     if monitor is None:
         yield
         return
-    client = MlflowClient(tracking_uri=uri)
+    client = resilient(MlflowClient(tracking_uri=uri), uri)
     for run_id in run_ids:
         client.set_tag(run_id, TAG_NODE, socket.gethostname())
         client.set_tag(run_id, TAG_INTERVAL, f"{interval_s:g}")

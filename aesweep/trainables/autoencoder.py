@@ -116,7 +116,7 @@ def train_autoencoder(
             return evaluate(epoch)
 
         member.evaluate = synced_evaluate
-    with restore_folder(reporter, payload) as folder:
+    with restore_folder(reporter, payload.resume_from, [cfg.trial_id], [run]) as folder:
         outcomes = train_epochs(
             trainer, [member], reporter=reporter, restore=folder, checkpoint_id=cfg.trial_id
         )

@@ -1,21 +1,35 @@
 """A trial's state on disk (torch): saved with the RNG states, loaded back; the inline
-runner's checkpoint folders; the folder a trial resumes from.
+runner's checkpoint folders; the verified local folder a trial resumes from.
 
-The folder layout and how the newest checkpoint of a trial is found (``meta.json``,
-``find_latest``) are torch-free and live in ``checkpoint_files``.
+The folder layout, the manifest and how the newest good checkpoint of a trial is found
+are torch-free and live in ``checkpoint_files``; the storage (local or a URI) in ``storage``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import shutil
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow.fs as pafs
 import torch
 
-from aesweep.config.trial import TrialPayload
+from aesweep.tracking.store import TAG_FALLBACK
+from aesweep.trainables.checkpoint_files import (
+    CHECKPOINT_NAME,
+    META_FILE,
+    UnreadableCheckpoint,
+    fetch_good,
+)
+from aesweep.trainables.storage import (
+    Location,
+    delete_folder,
+    listing,
+    open_location,
+    upload_folder,
+)
 
 CHECKPOINT_FILE = "trial.pt"
 
@@ -40,30 +54,48 @@ def load_state(folder: Path) -> dict[str, Any]:
 
 
 class InlineCheckpoints:
-    """The inline runner's checkpoint store: the Ray layout, the last ``keep`` kept."""
+    """The inline runner's checkpoint store: the Ray layout under ``trial_dir`` (a local
+    folder or a storage URI), the last ``keep`` kept. A checkpoint is written whole before the
+    oldest is removed (:func:`aesweep.trainables.storage.upload_folder`)."""
 
-    def __init__(self, trial_dir: Path, keep: int) -> None:
-        self.trial_dir, self.keep = trial_dir, keep
+    def __init__(self, trial_dir: str | Path, keep: int) -> None:
+        self.trial_dir, self.keep = open_location(str(trial_dir)), keep
 
     def persist(self, source: str | Path, epoch: int) -> None:
-        target = self.trial_dir / f"checkpoint_{epoch:06d}"
-        tmp = target.with_name(target.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(source, tmp)
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)  # a crash never leaves a half-written checkpoint_* folder
-        done = sorted(self.trial_dir.glob("checkpoint_??????"))
+        upload_folder(Path(source), self.trial_dir.child(f"checkpoint_{epoch:06d}"), last=META_FILE)
+        done = sorted(
+            i.base_name
+            for i in listing(self.trial_dir, recursive=False)
+            if i.type == pafs.FileType.Directory and CHECKPOINT_NAME.match(i.base_name)
+        )
         for old in done[: -self.keep]:
-            shutil.rmtree(old, ignore_errors=True)
+            delete_folder(self.trial_dir.child(old))
 
 
 @contextlib.contextmanager
-def restore_folder(reporter: Any, payload: TrialPayload) -> Iterator[Path | None]:
-    """The folder to resume from: Ray's own checkpoint of this run (a retried trial), else the
-    newest one the driver found for this trial id (a resubmitted sweep), else None."""
+def restore_folder(
+    reporter: Any, resume_from: str | None, trial_ids: Sequence[str], runs: Sequence[Any]
+) -> Iterator[Path | None]:
+    """The local folder to resume from, verified: Ray's own checkpoint of this run (a retried
+    trial), else the one the driver found (a resubmitted sweep), else None; a damaged one is
+    skipped for the newest good one beside it, and ``runs`` are tagged with the skip. With no
+    good one left, :class:`UnreadableCheckpoint` (the trial starts over in a new run)."""
     checkpoint = reporter.restore_dir()
     if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            yield Path(folder)
+        first: Location | None = Location(checkpoint.filesystem, checkpoint.path, checkpoint.path)
+    elif resume_from:
+        first = open_location(resume_from, reporter.storage_filesystem())
+    else:
+        first = None
+    if first is None:
+        yield None
         return
-    yield Path(payload.resume_from) if payload.resume_from else None
+    with tempfile.TemporaryDirectory(prefix="aesweep-restore-") as tmp:
+        found = fetch_good(first, trial_ids, Path(tmp))
+        note = found.note()
+        if found.location is None:
+            raise UnreadableCheckpoint(note or "no good checkpoint")
+        if note is not None:
+            for run in runs:
+                run.set_tags({TAG_FALLBACK: note})
+        yield Path(found.location.path)

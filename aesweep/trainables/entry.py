@@ -26,23 +26,38 @@ from aesweep.config.sampled import SearchPayload
 from aesweep.config.trial import TrialPayload
 from aesweep.tracking.store import TAG_ERROR, SweepStore, TrialRun
 from aesweep.tracking.system_metrics import system_metrics
+from aesweep.trainables.checkpoint_files import UnreadableCheckpoint
 from aesweep.trainables.checkpoints import InlineCheckpoints
 from aesweep.trainables.child_runs import checkpoint_index, child_run
 from aesweep.trainables.fid_scoring import fid_scorer
 from aesweep.trainables.optimizers import pick_device
 from aesweep.trainables.protocol import protocol_params, record_fid_protocol
-from aesweep.trainables.reporting import InlineReporter, Reporter, TuneReporter
+from aesweep.trainables.reporting import Fresh, InlineReporter, Reporter, TuneReporter
+
+_log = logging.getLogger(__name__)
 
 
 def run_trial(payload: TrialPayload, reporter: Reporter) -> str:
     """Train and evaluate one trial; returns its outcome (``finished`` or ``diverged``).
 
     An exception marks the run FAILED (Ctrl-C or a stopped worker: KILLED) and propagates,
-    so Ray can retry it.
+    so Ray can retry it. A checkpoint the trial cannot use (none good, or one torch cannot
+    load) never fails it: the trial starts over from epoch 0 in a new run, tagged
+    ``aesweep.restarted`` (the old run ends superseded by it).
     """
+    run = TrialRun(payload.tracking_uri, payload.run_id).current()
+    try:
+        return _attempt(payload, reporter, run)
+    except UnreadableCheckpoint as exc:
+        _log.warning("trial %s starts over in a new run: %s", payload.trial.trial_id, exc)
+        fresh = run.restart(str(exc))
+        return _attempt(payload.model_copy(update={"resume_from": None}), Fresh(reporter), fresh)
+
+
+def _attempt(payload: TrialPayload, reporter: Reporter, run: TrialRun) -> str:
+    """One trial on its run: started and tagged, the node's system metrics sampled."""
     cfg = payload.trial
     torch.set_num_threads(payload.threads)
-    run = TrialRun(payload.tracking_uri, payload.run_id)
     run.start()
     tags = {"aesweep.worker_pid": os.getpid(), "aesweep.host": socket.gethostname()}
     node = reporter.node()
@@ -50,7 +65,7 @@ def run_trial(payload: TrialPayload, reporter: Reporter) -> str:
         tags["aesweep.node"] = node  # the Ray node id: which node of a cluster ran it
     run.set_tags(tags)
     run.log_protocol(protocol_params(cfg))
-    with system_metrics(payload.tracking_uri, [payload.run_id], payload.system_metrics_s):
+    with system_metrics(payload.tracking_uri, [run.run_id], payload.system_metrics_s):
         return _train(payload, reporter, run)
 
 
@@ -65,6 +80,8 @@ def _train(payload: TrialPayload, reporter: Reporter, run: TrialRun) -> str:
             device = pick_device(payload.use_gpu)
             record_fid_protocol(cfg, fid_scorer(cfg, device), run)
         return outcome
+    except UnreadableCheckpoint:
+        raise  # the caller starts the trial over in a new run
     except (KeyboardInterrupt, SystemExit):  # Ctrl-C here, or Ray stopping its worker
         # A trial the scheduler stopped is ended by the driver (FINISHED, ``stopped``) while
         # Tune stops its thread: that record stands, whichever write comes first.
@@ -97,7 +114,7 @@ def tune_trainable(
 def inline_trainable(payload: TrialPayload) -> str:
     """Run one trial here; checkpoints go to ``payload.inline_dir`` when given."""
     folder, keep = payload.inline_dir, payload.trial.checkpoint.keep
-    checkpoints = InlineCheckpoints(Path(folder), keep) if folder else None
+    checkpoints = InlineCheckpoints(folder, keep) if folder else None
     return run_trial(payload, InlineReporter(checkpoints))
 
 
@@ -107,7 +124,7 @@ def inline_pack(payload: PackPayload) -> dict[str, str]:
     from aesweep.trainables.packs.trainable import run_pack
 
     folder, keep = payload.inline_dir, payload.members[0].trial.checkpoint.keep
-    checkpoints = InlineCheckpoints(Path(folder), keep) if folder else None
+    checkpoints = InlineCheckpoints(folder, keep) if folder else None
     return run_pack(payload, InlineReporter(checkpoints))
 
 
@@ -126,8 +143,8 @@ def search_trainable(config: dict[str, Any], context: SearchPayload) -> None:
     if old is not None and old.finished:
         reporter.report({**old.metrics, "diverged": float(old.outcome == "diverged")})
         return
-    checkpoints = checkpoint_index(context.storage, [trial.trial_id])
-    run_id, resume_from = child_run(store, context.parent_run_id, trial, old, checkpoints)
+    checkpoints = checkpoint_index(context.storage, [trial.trial_id], reporter.storage_filesystem())
+    run_id, resume_from, _ = child_run(store, context.parent_run_id, trial, old, checkpoints)
     payload = TrialPayload(
         trial=trial.located(Path(context.workdir)),
         tracking_uri=store.uri,

@@ -8,7 +8,8 @@ strategies that keep their own step loop) trains; each :class:`Member` says how 
 evaluates, what it logs after an evaluated epoch and what runs after its last epoch.
 
 One place for the rules that keep work safe (DESIGN: nothing finished is lost or recomputed):
-a resumed trial logs only epochs past what its run already holds; a non-finite loss or metric
+a trial logs only epochs past what its run already holds (resumed, or retried from epoch 0);
+every checkpoint carries a manifest (checked before it is loaded); a non-finite loss or metric
 ends the trial as ``diverged`` (a result, never retried); the last epoch is always evaluated
 and checkpointed.
 """
@@ -25,7 +26,7 @@ from typing import Protocol
 
 from aesweep.config.trial import TrialConfig
 from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
-from aesweep.trainables.checkpoint_files import write_meta
+from aesweep.trainables.checkpoint_files import UnreadableCheckpoint, write_manifest
 from aesweep.trainables.reporting import Reporter
 
 
@@ -82,17 +83,25 @@ def resume(
     trainer: EpochTrainer, folder: Path | None, members: list[Member]
 ) -> tuple[int, list[int]]:
     """Load the checkpoint to resume from, if any: (its epoch, the last epoch each member's
-    run logged). A folder without state the trainer can read starts the trial over (tagged)."""
+    run logged). The runs are read whether or not there is a checkpoint: a trial retried
+    from epoch 0 (its worker died before its first checkpoint) or resumed from an epoch before
+    the last one its run logged must not log those epochs again. A checkpoint the trainer
+    cannot load (torch cannot read it, or an older format) raises
+    :class:`UnreadableCheckpoint`: the trial starts over in a new run."""
     start_epoch = 0
     if folder is not None:
-        loaded = trainer.load(folder)
-        tag: dict[str, object] = {"aesweep.resumed_from_epoch": loaded}
+        try:
+            loaded = trainer.load(folder)
+        except Exception as exc:
+            raise UnreadableCheckpoint(
+                f"the checkpoint did not load ({type(exc).__name__}: {exc})"[:500]
+            ) from exc
         if loaded is None:
-            tag = {"aesweep.checkpoint_ignored": "no state of this format: started over"}
+            raise UnreadableCheckpoint("the checkpoint holds no state of this format")
         for m in members:
-            m.run.set_tags(tag)
-        start_epoch = loaded or 0
-    return start_epoch, [m.run.last_logged_step() if start_epoch else 0 for m in members]
+            m.run.set_tags({"aesweep.resumed_from_epoch": loaded})
+        start_epoch = loaded
+    return start_epoch, [m.run.last_logged_epoch() for m in members]
 
 
 def train_epochs(
@@ -145,7 +154,8 @@ def train_epochs(
                 last_eval[i] = metrics
             metrics["epoch"] = epoch
             if diverged:
-                m.run.log_metrics(metrics, step=epoch)
+                if epoch > logged[i]:
+                    m.run.log_metrics(metrics, step=epoch)
                 m.run.finish("diverged", **{TAG_DIVERGED_EPOCH: epoch})
                 outcomes[m.cfg.trial_id] = "diverged"
                 trainer.deactivate(i)
@@ -167,7 +177,7 @@ def train_epochs(
         if epoch % cfg0.checkpoint.every == 0 or epoch == cfg0.epochs:
             with tempfile.TemporaryDirectory() as folder:
                 trainer.save(Path(folder), epoch)
-                write_meta(Path(folder), checkpoint_id, epoch)
+                write_manifest(Path(folder), checkpoint_id, epoch, trainer.ids)
                 reporter.report({**report, "diverged": 0.0}, checkpoint_dir=folder)
         elif evaluated_any:
             reporter.report({**report, "diverged": 0.0})

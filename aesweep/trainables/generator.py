@@ -157,7 +157,7 @@ def train_generator(
     )
     mixture = cfg.data if isinstance(cfg.data, GaussianMixtureConfig) else None
     evaluate = partial(evaluate_generator, gen, data.test, cfg.model, run, mixture)
-    with restore_folder(reporter, payload) as folder:
+    with restore_folder(reporter, payload.resume_from, [cfg.trial_id], [run]) as folder:
         outcomes = train_epochs(
             trainer,
             [Member(cfg, run, evaluate)],

@@ -11,7 +11,15 @@ from aesweep.trainables.checkpoints import InlineCheckpoints
 class Reporter(Protocol):
     def report(self, metrics: dict[str, float], checkpoint_dir: str | None = None) -> None: ...
 
-    def restore_dir(self) -> Any: ...
+    def restore_dir(self) -> Any:
+        """Ray Tune's checkpoint of this trial when Tune retries it (``path``,
+        ``filesystem``), else None."""
+        ...
+
+    def storage_filesystem(self) -> Any:
+        """The filesystem Ray Tune writes this trial's checkpoints to (the driver's, with its
+        credentials), else None: a storage URI is then opened from this environment."""
+        ...
 
     def node(self) -> str | None:
         """The id of the cluster node this trial runs on (None: no cluster)."""
@@ -33,8 +41,31 @@ class InlineReporter:
     def restore_dir(self) -> None:
         return None
 
+    def storage_filesystem(self) -> None:
+        return None
+
     def node(self) -> None:
         return None
+
+
+class Fresh:
+    """The reporter of a trial that starts over from epoch 0: ``inner``'s, without the
+    checkpoint Ray restored (the one that could not be used)."""
+
+    def __init__(self, inner: Reporter) -> None:
+        self.inner = inner
+
+    def report(self, metrics: dict[str, float], checkpoint_dir: str | None = None) -> None:
+        self.inner.report(metrics, checkpoint_dir)
+
+    def restore_dir(self) -> None:
+        return None
+
+    def storage_filesystem(self) -> Any:
+        return self.inner.storage_filesystem()
+
+    def node(self) -> str | None:
+        return self.inner.node()
 
 
 def ranked(
@@ -76,6 +107,14 @@ class TuneReporter:
         from ray import tune
 
         return tune.get_checkpoint()
+
+    def storage_filesystem(self) -> Any:
+        from ray import tune
+
+        try:
+            return tune.get_context().get_storage().storage_filesystem
+        except Exception:  # a developer API of Ray's: without it, the URI is opened here
+            return None
 
     def node(self) -> str:
         import ray

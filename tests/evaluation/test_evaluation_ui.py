@@ -9,7 +9,6 @@ import io
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from mlflow.tracking import MlflowClient
 from aesweep.sweeps.load import load_plan
 from aesweep.sweeps.run import trial_name
 from aesweep.tracking.store import EXPERIMENT_KIND, TAG_EXPERIMENT_KIND, TAG_KIND, TAG_TRIAL_ID
+from tests.conftest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,12 +44,6 @@ pytestmark = [
         "(`make browser` does, as root with apt-get; `make test` calls it)",
     ),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _listening_addresses(port: int) -> set[str]:
@@ -141,7 +135,7 @@ def test_ui_lists_parent_children_and_shows_images(evaluated_sweep, tmp_path) ->
     tags = MlflowClient(tracking_uri=store.uri).get_experiment(exp).tags
     assert tags[TAG_EXPERIMENT_KIND] == EXPERIMENT_KIND  # a model-training experiment
 
-    port = _free_port()
+    port = free_port()
     with mlflow_ui(evaluated_sweep.spec_path, port, tmp_path / "ui.log") as runs_url:
         assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only
         base = f"http://127.0.0.1:{port}"

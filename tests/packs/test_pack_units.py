@@ -13,7 +13,7 @@ from aesweep.config.packs import PackSize, pack_key
 from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan
 from aesweep.sweeps.packing import form_units
-from aesweep.trainables.checkpoint_files import MEMBERS_FILE, find_latest, write_meta
+from aesweep.trainables.checkpoint_files import MEMBERS_FILE, find_latest, write_manifest
 
 SPEC = {
     "name": "units",
@@ -39,9 +39,9 @@ def test_plan_shows_the_pack_and_a_scheduler_runs_every_trial_unpacked(write_spe
 
 def _checkpoint(folder: Path, owner: str, epoch: int, members: list[str] | None = None) -> Path:
     folder.mkdir(parents=True)
-    write_meta(folder, owner, epoch)
     if members is not None:
         (folder / MEMBERS_FILE).write_text(json.dumps({"members": members, "epoch": epoch}))
+    write_manifest(folder, owner, epoch, members)
     return folder
 
 

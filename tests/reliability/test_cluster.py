@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -24,46 +23,9 @@ from mlflow.tracking import MlflowClient
 
 from aesweep.sweeps.cli import main
 from aesweep.tracking.store import SweepStore
-from tests.conftest import tiny_spec
+from tests.conftest import free_port, tiny_spec
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer in {timeout} s")
-
-
-@pytest.fixture
-def mlflow_server(tmp_path: Path):
-    port = free_port()
-    cmd = [
-        str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-        "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-        "--artifacts-destination", str(tmp_path / "server-artifacts"), "--workers", "1",
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/health", 90)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
 
 
 @pytest.mark.ray
@@ -114,6 +76,8 @@ def test_sweep_submitted_to_a_ray_head_with_address(write_spec, mlflow_uri, tmp_
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         joined = [ln for ln in done.stdout.splitlines() if ln.startswith("joined the Ray cluster")]
         assert joined and f":{port}: 1 CPUs" in joined[0], done.stdout[:500]  # not a new Ray
+        # The SQLite store and the storage are on this disk: the one node was checked to see them.
+        assert "every node (1) sees tracking.uri and tracking.storage" in done.stdout
         records = SweepStore(mlflow_uri, "tiny").trial_records()
         assert len(records) == 2 and all(r.status == "FINISHED" for r in records)
     finally:
@@ -133,16 +97,18 @@ def wait_port(port: int, timeout: float) -> None:
 
 
 @contextlib.contextmanager
-def ray_nodes(*nodes: list[str]):
+def ray_nodes(*nodes: list[str], prefixes: dict[int, list[str]] | None = None):
     """``ray start --block`` processes (the first a head), each in its own process group and
     stopped by it (never ``ray stop``, which would stop every Ray on the machine), each node
-    with 1 CPU and the extra arguments given."""
+    with 1 CPU and the extra arguments given; ``prefixes``: node index -> a command that
+    runs that node's ``ray start`` (e.g. in a mount namespace of its own)."""
     procs = []
     try:
-        for extra in nodes:
+        for k, extra in enumerate(nodes):
             cmd = [
-                str(BIN / "ray"), "start", "--block", "--node-ip-address", "127.0.0.1",
-                "--num-cpus", "1", "--disable-usage-stats", *extra,
+                *(prefixes or {}).get(k, []), str(BIN / "ray"), "start", "--block",
+                "--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--disable-usage-stats",
+                *extra,
             ]  # fmt: skip
             procs.append(
                 subprocess.Popen(

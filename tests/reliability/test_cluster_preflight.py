@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -148,3 +150,112 @@ def test_the_ray_client_is_a_dependency_of_the_package_and_the_image() -> None:
     assert importlib.util.find_spec("grpc") is not None, "ray[client] is not installed here"
     dockerfile = (REPO / "docker" / "Dockerfile").read_text()
     assert "pip install /src" in dockerfile  # the image installs the package's dependencies
+
+
+# --- on a cluster, the tracking store and the storage are the same files on every node ------
+
+
+def _tracking(uri: str, storage: str) -> SweepSpec:
+    return SweepSpec.model_validate(
+        {
+            "name": "t",
+            "models": [{"family": "cwae"}],
+            "tracking": {"uri": uri, "storage": storage},
+        }
+    )
+
+
+def test_only_locations_on_this_disk_are_checked_on_the_nodes(tmp_path, monkeypatch) -> None:
+    from aesweep.sweeps.shared_paths import local_paths
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    found = local_paths(_tracking("sqlite:///mlflow.db", "runs/new/deeper"))
+    assert [(p.field, p.path, p.folder) for p in found] == [
+        ("tracking.uri", str(tmp_path / "mlflow.db"), str(tmp_path)),
+        ("tracking.storage", str(tmp_path / "runs/new/deeper"), str(tmp_path / "runs")),
+    ]
+    (store,) = local_paths(_tracking(f"file://{tmp_path}/mlruns", "s3://bucket/runs"))
+    assert (store.field, store.folder) == ("tracking.uri", str(tmp_path))
+    assert local_paths(_tracking("https://mlflow.example:5000", "gs://bucket/runs")) == []
+
+
+def test_a_node_sees_the_marker_only_in_the_folder_the_driver_wrote_it(tmp_path) -> None:
+    """The check a node runs, here in this process: the driver's own folder passes; a folder
+    of the same name elsewhere (another disk, as a node without the shared mount has) does not,
+    and the markers are gone afterwards."""
+    from aesweep.sweeps.shared_paths import LocalPath, node_sees, probe_markers
+
+    shared, elsewhere = tmp_path / "shared", tmp_path / "elsewhere"
+    shared.mkdir()
+    elsewhere.mkdir()
+    paths = [LocalPath("tracking.uri", str(shared / "mlflow.db"), str(shared))]
+    with probe_markers(paths) as probes:
+        assert node_sees(probes) == []
+        (probe,) = probes
+        moved = str(elsewhere / Path(probe.marker).name)
+        Path(moved).write_text("another machine's file\n")
+        other = [type(probe)(probe.field, str(elsewhere), moved, probe.token)]
+        assert node_sees(other) == [("tracking.uri", f"its {elsewhere} is not this machine's")]
+    assert list(shared.iterdir()) == []
+
+
+def _unshare_works(folder: Path) -> bool:
+    cmd = ["unshare", "--mount", "sh", "-c", 'mount -t tmpfs aesweep-probe "$0"', str(folder)]
+    if os.geteuid() != 0:
+        cmd[1:1] = ["--map-root-user"]
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_node_that_does_not_see_the_sqlite_store_or_the_storage_is_refused(
+    write_spec, tmp_path
+) -> None:
+    """A real two-node Ray cluster on this machine where the second node does not share the
+    folder holding the SQLite store and the storage: it runs in a mount namespace of its own
+    (``unshare --mount``) with an empty tmpfs mounted over that folder, so at the same path it
+    sees a different, empty folder, as a worker on another machine sees its own disk. `run
+    --address` is refused in one line per field, naming that node, and nothing is created.
+    (Before this check, the trials there opened an empty database of their own.)"""
+    from tests.reliability.test_cluster import alive_nodes, free_port, ray_nodes, wait_port
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if shutil.which("unshare") is None or not _unshare_works(disk):
+        pytest.skip("needs unshare --mount (a mount namespace) to give a node a disk of its own")
+    own_disk = ["unshare", "--mount"] + ([] if os.geteuid() == 0 else ["--map-root-user"])
+    own_disk += ["sh", "-c", 'mount -t tmpfs aesweep-node-disk "$0" && exec "$@"', str(disk)]
+    port = free_port()
+    temp = tempfile.mkdtemp(prefix="aesweep-ray-", dir="/tmp")  # short: Ray's socket paths
+    head = ["--head", "--port", str(port), "--include-dashboard", "false", "--temp-dir", temp]
+    second = ["--address", f"127.0.0.1:{port}", "--resources", '{"own_disk": 1}']
+    path = write_spec(tiny_spec(f"sqlite:///{disk / 'mlflow.db'}", disk / "ray"))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [str(BIN / "aesweep"), "run", str(path), "--address", f"127.0.0.1:{port}"]
+    try:
+        with ray_nodes(head, second, prefixes={1: own_disk}):
+            wait_port(port, 90)
+            nodes = alive_nodes(f"127.0.0.1:{port}", want=2, timeout=240)
+            assert len(nodes) == 2, nodes
+            (other,) = [nid for nid, res in nodes.items() if "own_disk" in res]
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    ours = [ln for ln in done.stderr.splitlines() if ln.startswith(f"{path}: ")]
+    assert len(ours) == 2, done.stderr[-3000:]
+    uri, storage = ours
+    assert uri.startswith(f"{path}: tracking.uri: {disk / 'mlflow.db'} is on this machine's disk")
+    assert storage.startswith(f"{path}: tracking.storage: {disk / 'ray'} is on this machine's")
+    (head_id,) = set(nodes) - {other}
+    for line in ours:
+        assert f"({other[:8]}): its {disk} is not this machine's" in line
+        assert head_id[:8] not in line  # the head shares the folder: not named
+    assert "use an MLflow tracking server (tracking.uri: http://HOST:5000)" in uri
+    assert list(disk.iterdir()) == []  # no database, no storage folder, no marker left

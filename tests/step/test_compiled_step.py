@@ -1,11 +1,12 @@
 """The compiled step (``torch.compile(fullgraph=True)`` of a block of steps, Inductor's C++
 wrapper on this CPU) computes what the eager step computes: in float64, parameters and the
-strategy's state after two epochs within 1e-9. ``make test`` runs every family once and every
-strategy at least once (one case unrolled 2 steps at a time over an odd number of steps per
-epoch, so the eager tail runs too), a compiled pack of 4 (different lr, λ, seed) equal to its
-members run alone, and a compile that fails falling back to eager; ``make test-compile`` adds
-every other family x strategy pair (marker ``compile_matrix``). A cold compile takes 30-60 s a
-shape on a 2-core CPU (Inductor's on-disk cache: seconds after that): marked slow."""
+strategy's state after two epochs within 1e-9. ``make test`` runs every strategy once (three
+families; one case unrolled 2 steps at a time over an odd number of steps per epoch, so the
+eager tail runs too), a compiled pack of 4 (different lr, λ, seed) equal to its members run
+alone, and a compile that fails falling back to eager; ``make test-compile`` adds every other
+family x strategy pair (marker ``compile_matrix``: swae, cw2, moca and the rest), kept out of
+``make test`` for the suite's time budget. A cold compile takes 30-60 s a shape on a 2-core
+CPU (Inductor's on-disk cache: seconds after that): marked slow."""
 
 from __future__ import annotations
 
@@ -45,15 +46,6 @@ CASES = {
     "cwae-moving_window": (
         {"family": "cwae"},
         {"kind": "moving_window", "window": 16, "fresh": 4},
-    ),
-    "swae-minibatch": (
-        {"family": "swae", "projections": 7},
-        {"kind": "minibatch", "batch_size": 16},
-    ),
-    "cw2-moving_window": ({"family": "cw2"}, {"kind": "moving_window", "window": 16, "fresh": 8}),
-    "moca-momentum_queue": (
-        {"family": "moca", "prior": "sphere"},
-        {"kind": "momentum_queue", "batch_size": 8, "size": 24},
     ),
 }
 
@@ -179,6 +171,10 @@ def test_a_worker_compiles_trial_after_trial(float64: None) -> None:
     worker running one trial after another must not run into it (each runner compiles a
     function of its own; Inductor's cache makes the repeats quick)."""
     model, strategy = CASES["ae-minibatch"]
-    for i in range(10):
-        members = two_epochs([trial(model, strategy)], compiled=True)
-        assert members.runner.executor == "compiled", (i, members.runner.fallback)
+    # Dynamo's limit lowered to 2 (from 8) so that 4 trials cross it (its own patch: a
+    # monkeypatch of the config module leaves the option deleted for later tests)
+    with torch._dynamo.config.patch(recompile_limit=2):
+        for i in range(4):
+            members = two_epochs([trial(model, strategy)], compiled=True)
+            assert members.runner.executor == "compiled", (i, members.runner.fallback)
+    assert torch._dynamo.config.recompile_limit == 8

@@ -4,6 +4,8 @@ discriminator included), logged, checkpointed, and left out of trial ids while u
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
@@ -123,7 +125,7 @@ def test_scheduled_trial_logs_its_rate_and_checkpoints_it(write_spec, mlflow_uri
     _, (trial,) = load_plan(path)
     folder = find_latest(tmp_path / "ray", trial.trial_id)
     assert folder is not None
-    state = torch.load(folder / STATE_FILE, weights_only=True)
+    state = torch.load(Path(folder) / STATE_FILE, weights_only=True)
     assert state["epoch"] == 3
     # the rate is the schedule's at each epoch (set again on resume); Adam's state went on
     steps = trial.data.train_size_bound() // trial.strategy.images_per_step

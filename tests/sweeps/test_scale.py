@@ -24,7 +24,7 @@ from aesweep.sweeps.load import load_plan
 from aesweep.sweeps.run import PayloadShelf, payload, prepare
 from aesweep.tracking import batch, store
 from aesweep.tracking.store import NewTrialRun, SweepStore
-from aesweep.trainables.checkpoint_files import MEMBERS_FILE, find_latest, write_meta
+from aesweep.trainables.checkpoint_files import MEMBERS_FILE, find_latest, write_manifest
 from aesweep.trainables.child_runs import checkpoint_index
 from tests.conftest import tiny_spec
 
@@ -205,33 +205,41 @@ def test_a_few_trials_are_looked_up_by_id_as_the_whole_experiment_would_say(mlfl
 
 def _checkpoint(folder: Path, trial_id: str, epoch: int | None, members=None) -> None:
     folder.mkdir(parents=True)
-    if epoch is not None:
-        write_meta(folder, trial_id, epoch)
+    (folder / "trial.pt").write_bytes(b"state of epoch %d" % (epoch or 0))
     if members is not None:
         (folder / MEMBERS_FILE).write_text(json.dumps({"members": members}))
+    if epoch is not None:  # none: an incomplete copy (no manifest)
+        write_manifest(folder, trial_id, epoch, members)
 
 
 def test_one_scan_of_the_checkpoints_finds_what_a_lookup_per_trial_finds(tmp_path):
     root = tmp_path / "runs"
-    _checkpoint(root / "exp1" / "cwae-lr0.1-s0-aaaaaaaaaa" / "checkpoint_000001", "a", 1)
-    _checkpoint(root / "exp2" / "cwae-lr0.1-s0-aaaaaaaaaa" / "checkpoint_000003", "a", 3)
-    _checkpoint(root / "exp2" / "cwae-lr0.1-s0-aaaaaaaaaa" / "checkpoint_000004", "a", None)
-    _checkpoint(root / "exp1" / "pack-0123456789" / "checkpoint_000002", "p", 2, ["bbbbbbbbbb"])
+    a, b, c, d = (k * 10 for k in "abcd")
+    _checkpoint(root / "exp1" / f"cwae-lr0.1-s0-{a}" / "checkpoint_000001", a, 1)
+    _checkpoint(root / "exp2" / f"cwae-lr0.1-s0-{a}" / "checkpoint_000003", a, 3)
+    _checkpoint(root / "exp2" / f"cwae-lr0.1-s0-{a}" / "checkpoint_000004", a, None)
+    _checkpoint(root / "exp1" / "pack-0123456789" / "checkpoint_000002", "pack-0123456789", 2, [b])
     _checkpoint(
-        root / "exp2" / "pack-9876543210" / "checkpoint_000005",
-        "q",
-        5,
-        ["bbbbbbbbbb", "cccccccccc"],
+        root / "exp2" / "pack-9876543210" / "checkpoint_000005", "pack-9876543210", 5, [b, c]
     )
-    _checkpoint(root / "exp2" / "cwae-lr0.2-s0-cccccccccc" / "checkpoint_000005", "c", 5)
-    _checkpoint(root / "exp1" / "cwae-lr0.3-s0-dddddddddd" / "checkpoint_000002", "d", None)
+    _checkpoint(root / "exp2" / f"cwae-lr0.2-s0-{c}" / "checkpoint_000005", c, 5)
+    _checkpoint(root / "exp1" / f"cwae-lr0.3-s0-{d}" / "checkpoint_000002", d, None)
     ids = ["aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc", "dddddddddd", "eeeeeeeeee"]
     index = checkpoint_index(root, ids)
+    good = {t: f.location.text for t, f in index.items() if f.location is not None}
     expected = {t: str(f) for t in ids if (f := find_latest(root, t)) is not None}
-    assert index == expected
-    assert set(index) == {"aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc"}
-    assert index["cccccccccc"].endswith("cwae-lr0.2-s0-cccccccccc/checkpoint_000005")
-    assert checkpoint_index(root, ["bbbbbbbbbb"]) == {"bbbbbbbbbb": expected["bbbbbbbbbb"]}
+    assert good == expected
+    assert set(good) == {"aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc"}
+    assert good["cccccccccc"].endswith("cwae-lr0.2-s0-cccccccccc/checkpoint_000005")  # own first
+    assert good["bbbbbbbbbb"].endswith("pack-9876543210/checkpoint_000005")
+    assert index["aaaaaaaaaa"].epoch == 3  # the newer copy has no manifest: skipped, said
+    assert (index["aaaaaaaaaa"].note() or "").endswith("resumed from epoch 3")
+    assert "started over" in (index["dddddddddd"].note() or "")  # damaged only: no checkpoint
+    assert "eeeeeeeeee" not in index
+    one = checkpoint_index(root, ["bbbbbbbbbb"])
+    assert {t: f.location.text for t, f in one.items() if f.location} == {
+        "bbbbbbbbbb": expected["bbbbbbbbbb"]
+    }
 
 
 @pytest.mark.ray

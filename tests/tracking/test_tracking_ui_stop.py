@@ -17,17 +17,11 @@ import pytest
 import yaml
 
 from aesweep.tracking.store import SweepStore
-from tests.conftest import REPO, tiny_spec
+from tests.conftest import REPO, free_port, tiny_spec
 
 pytestmark = [pytest.mark.kill, pytest.mark.slow]
 START_TIMEOUT_S = 240  # MLflow's server takes long to import on a busy 2-core machine
 STOP_TIMEOUT_S = 30
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _stat(pid: int) -> tuple[str, int, int] | None:
@@ -73,7 +67,7 @@ def test_a_signal_to_aesweep_ui_stops_all_it_started(tmp_path: Path, sig: int) -
     spec = tiny_spec(uri, tmp_path / "ray")
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     SweepStore(uri, "tiny").open_parent("tiny", "h", "name: tiny\n", "a sweep")  # a store to show
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO), "MLFLOW_DISABLE_TELEMETRY": "true"}
     cmd = [sys.executable, "-m", "aesweep.sweeps.cli", "ui", "spec.yaml", "--port", str(port)]
     log = tmp_path / "ui.log"

@@ -43,7 +43,7 @@ class MemoryRun:
     def log_text(self, text: str, artifact_file: str) -> None:
         self.artifacts.append(artifact_file)
 
-    def last_logged_step(self) -> int:
+    def last_logged_epoch(self) -> int:
         return max(self.metrics, default=0)
 
     def finish(self, outcome: str, **tags: Any) -> None:

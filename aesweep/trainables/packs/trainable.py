@@ -10,11 +10,10 @@ unfinished ones of a resubmitted spec) resumes from it.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,15 +24,16 @@ from aesweep.data.loading import load_dataset
 from aesweep.tracking.store import TAG_ERROR, TrialRun
 from aesweep.tracking.system_metrics import system_metrics
 from aesweep.trainables.autoencoder import autoencoder_member
-from aesweep.trainables.checkpoint_files import MEMBERS_FILE
+from aesweep.trainables.checkpoint_files import UnreadableCheckpoint
+from aesweep.trainables.checkpoints import restore_folder
 from aesweep.trainables.epochs import Member, train_epochs
 from aesweep.trainables.executors import stepped_trainer
 from aesweep.trainables.optimizers import pick_device
 from aesweep.trainables.protocol import protocol_params
-from aesweep.trainables.reporting import Reporter
-from aesweep.trainables.step.members import STATE_FILE
+from aesweep.trainables.reporting import Fresh, Reporter
 
 TAG_PACK = "aesweep.pack"
+_log = logging.getLogger(__name__)
 
 
 def train_pack(
@@ -59,14 +59,16 @@ def train_pack(
         member = autoencoder_member(cfg, run, _Quiet(), data, trainer.models[i], device)
         member.evaluate = _synced(trainer.member, i, member.evaluate)
         members.append(member)
-    return train_epochs(
-        trainer,
-        members,
-        reporter=reporter,
-        restore=_restore_folder(reporter, payload),
-        checkpoint_id=payload.pack_id,
-        outcomes=outcomes,
-    )
+    ids = [t.trial_id for t in trials]
+    with restore_folder(reporter, payload.resume_from, ids, runs) as folder:
+        return train_epochs(
+            trainer,
+            members,
+            reporter=reporter,
+            restore=folder,
+            checkpoint_id=payload.pack_id,
+            outcomes=outcomes,
+        )
 
 
 def _synced(sync: Any, i: int, evaluate: Any) -> Any:
@@ -89,30 +91,30 @@ class _Quiet:
     def restore_dir(self) -> None:
         return None
 
-    def node(self) -> None:
+    def storage_filesystem(self) -> None:
         return None
 
-
-def _restore_folder(reporter: Reporter, payload: PackPayload) -> Path | None:
-    """Ray's own checkpoint of this pack (a retried trial), else the one the driver found."""
-    checkpoint = reporter.restore_dir()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as folder:
-            # Copied out: the directory may go away when the context ends.
-            keep = Path(tempfile.mkdtemp(prefix="aesweep-pack-"))
-            for name in (STATE_FILE, MEMBERS_FILE):
-                (keep / name).write_bytes((Path(folder) / name).read_bytes())
-            return keep
-    return Path(payload.resume_from) if payload.resume_from else None
+    def node(self) -> None:
+        return None
 
 
 def run_pack(payload: PackPayload, reporter: Reporter) -> dict[str, str]:
     """A pack's MLflow lifecycle: every member's run started and tagged with the pack's id
     (an exception ends each unfinished member's run failed, or killed, and propagates). The
     node's system metrics go to every member (one process trains them all), sampled while
-    the first member's run is RUNNING."""
+    the first member's run is RUNNING. A checkpoint the pack cannot use starts every member
+    over from epoch 0 in a new run (tagged ``aesweep.restarted``)."""
+    runs = [TrialRun(m.tracking_uri, m.run_id).current() for m in payload.members]
+    try:
+        return _attempt(payload, reporter, runs)
+    except UnreadableCheckpoint as exc:
+        _log.warning("pack %s starts over in new runs: %s", payload.pack_id, exc)
+        fresh = [run.restart(str(exc)) for run in runs]
+        return _attempt(payload.model_copy(update={"resume_from": None}), Fresh(reporter), fresh)
+
+
+def _attempt(payload: PackPayload, reporter: Reporter, runs: list[TrialRun]) -> dict[str, str]:
     torch.set_num_threads(payload.threads)
-    runs = [TrialRun(m.tracking_uri, m.run_id) for m in payload.members]
     tags: dict[str, Any] = {
         TAG_PACK: payload.pack_id,
         "aesweep.worker_pid": os.getpid(),
@@ -127,10 +129,12 @@ def run_pack(payload: PackPayload, reporter: Reporter) -> dict[str, str]:
         run.log_protocol(protocol_params(member.trial))
     outcomes: dict[str, str] = {}
     first = payload.members[0]
-    ids = [m.run_id for m in payload.members]
+    ids = [run.run_id for run in runs]
     try:
         with system_metrics(first.tracking_uri, ids, first.system_metrics_s):
             return train_pack(payload, reporter, runs, outcomes=outcomes)
+    except UnreadableCheckpoint:
+        raise  # the caller starts the members over in new runs
     except (KeyboardInterrupt, SystemExit):
         for member, run in zip(payload.members, runs, strict=True):
             if outcomes.get(member.trial.trial_id, "running") == "running":
