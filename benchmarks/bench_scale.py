@@ -88,7 +88,7 @@ def phase_prepare(n: int, folder: Path) -> dict[str, float]:
     import yaml
 
     from aesweep.sweeps.load import load_plan
-    from aesweep.sweeps.run import prepare
+    from aesweep.sweeps.prepare import prepare
     from aesweep.tracking.store import SweepStore
 
     path = folder / "spec.yaml"
@@ -146,8 +146,8 @@ def phase_sweep(n: int, folder: Path) -> dict[str, float]:
     import ray
 
     from aesweep.sweeps.plan import plan
-    from aesweep.sweeps.run import run_sweep
     from aesweep.sweeps.spec import SweepSpec
+    from aesweep.sweeps.submission import run_sweep
     from aesweep.tracking.store import SweepStore
 
     spec = SweepSpec.model_validate(sweep_spec(n, folder))
@@ -157,7 +157,7 @@ def phase_sweep(n: int, folder: Path) -> dict[str, float]:
     ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level="ERROR")
     init_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    out = run_sweep(spec, trials, "bench", log=lambda *a: None)
+    out = run_sweep(spec, trials, "bench")
     wall = time.perf_counter() - t0
     ray.shutdown()
     records = SweepStore(spec.tracking.uri, spec.experiment).latest_by_trial(

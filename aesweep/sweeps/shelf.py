@@ -1,6 +1,6 @@
 """The body of the actor that holds a submission's payloads
-(:class:`aesweep.sweeps.run.PayloadShelf`): a plain class of its own module, so the actor's
-process imports nothing else of aesweep."""
+(:class:`aesweep.sweeps.backends.tune.PayloadShelf`): a plain class of its own module, so the
+actor's process imports nothing else of aesweep."""
 
 from __future__ import annotations
 

@@ -98,7 +98,7 @@ def tune_trainable(
 ) -> None:
     """The Ray Tune function trainable: ``config["trial_id"]`` names one trial, or one pack
     (by its pack id), whose payload ``payloads`` fetches (that one alone:
-    :class:`aesweep.sweeps.run.PayloadShelf`)."""
+    :class:`aesweep.sweeps.backends.tune.PayloadShelf`)."""
     for name in ("ray.train", "ray.tune"):  # one "checkpoint created" line per epoch is noise
         logging.getLogger(name).setLevel(logging.WARNING)
     payload = payloads(config["trial_id"])

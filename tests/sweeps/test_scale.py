@@ -19,9 +19,10 @@ from sqlalchemy.engine import Engine
 
 import aesweep.config.packs as packs
 from aesweep.config.packs import pack_id
+from aesweep.sweeps.backends.tune import PayloadShelf
 from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan
-from aesweep.sweeps.run import PayloadShelf, payload, prepare
+from aesweep.sweeps.prepare import payload, prepare
 from aesweep.tracking import batch, store
 from aesweep.tracking.store import NewTrialRun, SweepStore
 from aesweep.trainables.checkpoint_files import MEMBERS_FILE, find_latest, write_manifest
