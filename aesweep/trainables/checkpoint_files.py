@@ -17,7 +17,7 @@ a damaged newer one (a truncated copy, a half-finished upload) is skipped for th
 one, and the skip is said (:class:`Found`).
 
 Kept apart from ``checkpoints`` (which saves and loads the state with torch) so the driver
-(``sweeps.run``) can locate checkpoints without importing torch.
+(``sweeps.prepare``) can locate checkpoints without importing torch.
 """
 
 from __future__ import annotations
