@@ -24,8 +24,8 @@ import yaml  # noqa: E402
 
 from aesweep.sweeps.plan import plan  # noqa: E402
 from aesweep.sweeps.results import group_row, result_groups  # noqa: E402
-from aesweep.sweeps.run import run_sweep  # noqa: E402
 from aesweep.sweeps.spec import SweepSpec  # noqa: E402
+from aesweep.sweeps.submission import run_sweep  # noqa: E402
 from aesweep.tracking.store import SweepStore  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ def spec(tmp: str, name: str, lrs: list[float], epochs: int, asha: dict | None) 
 def measure(s: SweepSpec) -> tuple[int, float, dict[str, float | None]]:
     trials = plan(s)
     t0 = time.perf_counter()
-    out = run_sweep(s, trials, "bench", log=lambda *a: None)
+    out = run_sweep(s, trials, "bench")
     wall = time.perf_counter() - t0
     assert out.ok, out.outcomes
     store = SweepStore(s.tracking.uri, s.experiment)

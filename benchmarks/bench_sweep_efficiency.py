@@ -19,8 +19,8 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 from aesweep.sweeps.plan import plan  # noqa: E402
-from aesweep.sweeps.run import run_sweep  # noqa: E402
 from aesweep.sweeps.spec import SweepSpec  # noqa: E402
+from aesweep.sweeps.submission import run_sweep  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = REPO.parent / "shared" / "data"
@@ -51,11 +51,10 @@ def main() -> None:
     parser.add_argument("--root", default=str(DATA_ROOT))
     args = parser.parse_args()
     cpus = os.cpu_count() or 1
-    quiet = lambda *a: None  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp:
         s_inline = spec(tmp, "inline", args.trials, args.train_size, args.root, args.epochs)
         t0 = time.perf_counter()
-        out = run_sweep(s_inline, plan(s_inline), "bench", inline=True, log=quiet)
+        out = run_sweep(s_inline, plan(s_inline), "bench", inline=True)
         inline_s = time.perf_counter() - t0
         assert out.ok
 
@@ -66,7 +65,7 @@ def main() -> None:
         init_s = time.perf_counter() - t0
         s_ray = spec(tmp, "ray", args.trials, args.train_size, args.root, args.epochs)
         t0 = time.perf_counter()
-        out = run_sweep(s_ray, plan(s_ray), "bench", log=quiet)
+        out = run_sweep(s_ray, plan(s_ray), "bench")
         ray_s = time.perf_counter() - t0
         assert out.ok
         ray.shutdown()

@@ -24,7 +24,7 @@ from aesweep.data.loading import load_dataset
 from aesweep.distances import mmd_imq
 from aesweep.models.architectures.mlp import MLPAutoencoder
 from aesweep.sweeps.plan import plan
-from aesweep.sweeps.run import payload, prepare
+from aesweep.sweeps.prepare import payload, prepare
 from aesweep.sweeps.spec import SweepSpec
 from aesweep.trainables.entry import inline_trainable
 

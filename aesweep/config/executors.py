@@ -39,7 +39,7 @@ class Executor:
 
 def _eager_reason(trial: TrialConfig) -> str | None:
     """Why the trial's step cannot be one compiled program (None: it can)."""
-    model = trial.resolved()["model"]
+    model = trial.resolved_view()["model"]
     kind = trial.strategy.kind
     if kind not in ONE_STEP_STRATEGIES:
         return f"strategy {kind} keeps its own step loop (eager)"

@@ -36,7 +36,7 @@ VALUE_FIELDS = {
 
 def why_unpacked(trial: TrialConfig) -> str | None:
     """One line on why ``trial`` cannot be a pack member at all (None: it can)."""
-    resolved = trial.resolved()
+    resolved = trial.resolved_view()
     model, strategy = resolved["model"], resolved["strategy"]
     if trial.compute.pack == "off":
         return "compute.pack is off"
@@ -63,8 +63,7 @@ def why_unpacked(trial: TrialConfig) -> str | None:
 
 def pack_key(trial: TrialConfig) -> str:
     """What members of one pack share: the resolved config without its value fields."""
-    resolved = trial.resolved()
-    resolved.pop("seed", None)
+    resolved = {k: v for k, v in trial.resolved_view().items() if k != "seed"}
     for section, names in VALUE_FIELDS.items():
         resolved[section] = {k: v for k, v in resolved[section].items() if k not in names}
     schedule = resolved["optimizer"].get("schedule")
@@ -114,8 +113,13 @@ class PackPlan:
     alone: dict[str, str] = field(default_factory=dict)  # trial id -> why
 
     def pack_of(self) -> dict[str, str]:
-        """trial id -> its pack's id."""
-        return {t.trial_id: pack_id([m.trial_id for m in p]) for p in self.packs for t in p}
+        """trial id -> its pack's id (each pack's id hashed once: a 10,000-trial plan is
+        linear)."""
+        out: dict[str, str] = {}
+        for members in self.packs:
+            ids = [m.trial_id for m in members]
+            out.update(dict.fromkeys(ids, pack_id(ids)))
+        return out
 
 
 def candidate_groups(trials: Sequence[TrialConfig]) -> dict[str, list[TrialConfig]]:

@@ -161,7 +161,7 @@ def _plan(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) 
         rows = [
             {
                 "trial_id": t.trial_id,
-                "config": t.resolved(),
+                "config": t.resolved_view(),
                 "pack": pack_of.get(t.trial_id),
                 "unpacked": packs.alone.get(t.trial_id),
                 "executor": {
@@ -199,17 +199,23 @@ def _plan(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) 
 
 
 def _run(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
+    from aesweep.sweeps.backend_registry import BACKENDS, backend_name
+    from aesweep.sweeps.connect import ClusterError
+    from aesweep.sweeps.console import console_logging
     from aesweep.sweeps.plan import summary
-    from aesweep.sweeps.run import ClusterError, run_sweep
+    from aesweep.sweeps.searches import search_kind
+    from aesweep.sweeps.submission import run_sweep
     from aesweep.tracking.locks import SubmissionBusy
 
     if args.max_concurrent is not None and args.max_concurrent < 1:
         print("--max-concurrent: must be at least 1", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.inline and args.address is not None:
+    backend = BACKENDS.get(backend_name(args.inline))
+    if not backend.joins_ray and args.address is not None:
         print("--inline runs without Ray: leave out --address (or --inline)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.inline and (spec.search.scheduler is not None or spec.search.algorithm == "optuna"):
+    needs_ray = spec.search.scheduler is not None or not search_kind(spec.search.algorithm).inline
+    if not backend.joins_ray and needs_ray:
         what = "search.scheduler" if spec.search.scheduler is not None else "search.algorithm"
         print(f"{what}: needs Ray Tune; run without --inline", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -224,29 +230,18 @@ def _run(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -
     spec_text = Path(args.spec).read_text()
     if args.overrides:
         spec_text += "\n# --set " + " --set ".join(args.overrides) + "\n"
+    console_logging()
     try:
-        if spec.search.algorithm == "optuna":
-            from aesweep.sweeps.run import run_optuna
-
-            outcome = run_optuna(
-                spec,
-                spec_text,
-                address=args.address,
-                max_concurrent=args.max_concurrent,
-                verbose=args.verbose,
-                wait=args.wait,
-            )
-        else:
-            outcome = run_sweep(
-                spec,
-                trials,
-                spec_text,
-                address=args.address,
-                inline=args.inline,
-                max_concurrent=args.max_concurrent,
-                verbose=args.verbose,
-                wait=args.wait,
-            )
+        outcome = run_sweep(
+            spec,
+            trials,
+            spec_text,
+            address=args.address,
+            inline=args.inline,
+            max_concurrent=args.max_concurrent,
+            verbose=args.verbose,
+            wait=args.wait,
+        )
     except SubmissionBusy as exc:  # refused before this submission created anything
         print(f"{args.spec}: {exc}", file=sys.stderr)
         return EXIT_BUSY
@@ -277,6 +272,7 @@ def _run(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -
 
 def _results(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
     from aesweep.sweeps.results import format_rows, group_row, result_groups
+    from aesweep.sweeps.searches import search_kind
     from aesweep.tracking.store import NoRunsYet, SweepStore
 
     try:  # read-only: a store that does not exist is not created
@@ -284,7 +280,7 @@ def _results(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig
     except NoRunsYet as exc:
         print(exc, file=sys.stderr)
         return 1
-    if spec.search.algorithm == "optuna":  # its trials are those recorded in MLflow
+    if not search_kind(spec.search.algorithm).planned:  # its trials: those in MLflow
         from aesweep.sweeps.recorded import recorded_trials
 
         trials = [t for t, _ in recorded_trials(spec, store)]
@@ -353,13 +349,14 @@ def _importance(
 
 
 def _status(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -> int:
-    from aesweep.sweeps.run import trial_name
+    from aesweep.sweeps.prepare import trial_name
+    from aesweep.sweeps.searches import search_kind
     from aesweep.sweeps.status import pending_states, progress_line, trial_states
     from aesweep.tracking.store import NoRunsYet, SweepStore
 
     try:  # read-only: without a store, every trial is pending and nothing is created
         store = SweepStore.open_existing(spec.tracking.uri, spec.experiment)
-        if spec.search.algorithm == "optuna":  # its trials are those recorded in MLflow
+        if not search_kind(spec.search.algorithm).planned:  # its trials: those in MLflow
             from aesweep.sweeps.recorded import recorded_trials
 
             trials = [t for t, _ in recorded_trials(spec, store)]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from aesweep.config.packs import PackPlan, PackSize, form_packs, pack_id, why_unpacked
 from aesweep.config.trial import TrialConfig
+from aesweep.sweeps.searches import search_kind
 from aesweep.sweeps.spec import SweepSpec
 from aesweep.trainables.checkpoint_files import is_pack_checkpoint
 
@@ -27,9 +28,7 @@ def refusal(spec: SweepSpec) -> str | None:
     """Why this sweep runs every trial unpacked (None: it may pack)."""
     if spec.search.scheduler is not None:
         return f"search.scheduler {spec.search.scheduler.kind} stops trials one by one"
-    if spec.search.algorithm == "optuna":
-        return "search.algorithm optuna samples trials one at a time"
-    return None
+    return search_kind(spec.search.algorithm).unpacked
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from aesweep.config.sampled import SampledTrials
 from aesweep.config.search_range import range_problems
 from aesweep.config.search_space import describe_axis, sample_axis
 from aesweep.config.trial import TrialConfig
+from aesweep.sweeps.searches import search_kind
 from aesweep.sweeps.spec import DEFAULT_SELECTION_OVER, SweepSpec
 
 
@@ -231,9 +232,10 @@ def _search_problems(spec: SweepSpec) -> list[PlanProblem]:
     """A distribution under ``grid``; under a search, a field that may draw a value its
     config does not take; what ``optuna`` and a scheduler need of the spec."""
     problems = []
-    algorithm = spec.search.algorithm
+    name = spec.search.algorithm
+    search = search_kind(name)
     for where, entry in _sections(spec):
-        if algorithm != "grid":  # every draw a value its config takes
+        if search.draws:  # every draw a value its config takes
             problems += [
                 PlanProblem(f"{where}.{a}", why) for a, why in range_problems(entry).items()
             ]
@@ -246,21 +248,21 @@ def _search_problems(spec: SweepSpec) -> list[PlanProblem]:
                     "optuna; a grid axis takes a value or a list",
                 )
             )
-    if algorithm == "optuna":
+    if search.one_space:
         for section, n in (("data", len(spec.data)), ("models", len(spec.models))):
             if n > 1:
                 problems.append(
                     PlanProblem(
                         section,
-                        f"optuna searches one space: give one entry ({n} given), or one spec "
+                        f"{name} searches one space: give one entry ({n} given), or one spec "
                         "per entry, or search.algorithm random",
                     )
                 )
         if len(spec.strategies) > 1:
-            problems.append(PlanProblem("strategies", "optuna searches one space: give one entry"))
+            problems.append(PlanProblem("strategies", f"{name} searches one space: give one entry"))
         if len(spec.seeds) > 1:
             problems.append(
-                PlanProblem("seeds", "optuna ranks one trial per configuration: give one seed")
+                PlanProblem("seeds", f"{name} ranks one trial per configuration: give one seed")
             )
     sched = spec.search.scheduler
     if sched is not None:
@@ -302,7 +304,7 @@ def search_params(spec: SweepSpec) -> dict[str, Any]:
     """The search as the parent run records it: algorithm, space, samples, seed, scheduler."""
     search = spec.search
     out: dict[str, Any] = {"search.algorithm": search.algorithm}
-    if search.algorithm != "grid":
+    if search_kind(search.algorithm).draws:
         out.update(
             {
                 "search.num_samples": search.num_samples,
@@ -459,14 +461,15 @@ def plan(spec: SweepSpec) -> list[TrialConfig]:
     problems = _search_problems(spec)
     if problems:
         raise PlanError(list(dict.fromkeys(problems)))
-    if spec.search.algorithm != "grid":
+    search = search_kind(spec.search.algorithm)
+    if search.draws:
         samples = spec.search.num_samples or 1
-        trials = _plan_random(spec, 1 if spec.search.algorithm == "optuna" else samples)
+        trials = _plan_random(spec, samples if search.planned else 1)
         problems = _selection(spec, trials, [0] * len(trials))
         problems += _selection_problems(spec, trials)
         if problems:
             raise PlanError(list(dict.fromkeys(problems)))
-        return [] if spec.search.algorithm == "optuna" else trials
+        return trials if search.planned else []
     return _plan_grid(spec)
 
 
@@ -509,13 +512,17 @@ def _plan_grid(spec: SweepSpec) -> list[TrialConfig]:
 def _selection_problems(spec: SweepSpec, trials: list[TrialConfig]) -> list[PlanProblem]:
     """``selection.over`` names fields of the trials (the defaults may be absent: a family
     without λ), never the seed."""
-    known = {k for t in trials for k in t.flat()}
-    axes = ", ".join(varying_keys(trials)) or "none"
+    over = [k for k in spec.selection.over if k not in DEFAULT_SELECTION_OVER]
+    if not over:
+        return []
+    flats = [t.flat() for t in trials]
+    known = {k for flat in flats for k in flat}
+    axes = ", ".join(varying_keys(trials, flats)) or "none"
     problems = []
-    for key in spec.selection.over:
+    for key in over:
         if key == "seed":
             problems.append(PlanProblem("selection.over", "seeds are averaged, never selected"))
-        elif key not in known and key not in DEFAULT_SELECTION_OVER:
+        elif key not in known:
             problems.append(
                 PlanProblem(
                     "selection.over", f"{key!r} is no field of this spec's trials (axes: {axes})"
@@ -531,12 +538,11 @@ def _plural(n: int, word: str) -> str:
 def summary(spec: SweepSpec, trials: list[TrialConfig]) -> str:
     """``12 trials: 3 models x 2 strategies x 2 lr x 1 seed``; a search: what it draws."""
     search = spec.search
-    if search.algorithm != "grid":
+    kind = search_kind(search.algorithm)
+    if kind.draws:
         space = ", ".join(f"{k} ~ {v}" for k, v in search_space(spec).items()) or "nothing"
         head = (
-            f"{_plural(len(trials), 'trial')}: random search"
-            if search.algorithm == "random"
-            else "optuna search (TPE): trials sampled during the run"
+            f"{_plural(len(trials), 'trial')}: {kind.headline}" if kind.planned else kind.headline
         )
         combos = len(spec.data) * len(spec.models) * len(spec.strategies)
         per = f" per {combos} data x model x strategy entries" if combos > 1 else ""
@@ -582,11 +588,31 @@ def _count(entry: BaseModel) -> int:
     return n
 
 
-def varying_keys(trials: list[TrialConfig]) -> list[str]:
-    """The dotted config keys whose value differs between trials, in config order."""
-    flats = [t.flat() for t in trials]
-    keys: list[str] = []
+def varying_keys(trials: list[TrialConfig], flats: list[dict[str, Any]] | None = None) -> list[str]:
+    """The dotted config keys whose value differs between trials, in config order (linear in
+    the trials; ``flats``: their ``flat()``, when the caller has them already)."""
+    if flats is None:
+        flats = [t.flat() for t in trials]
+    keys: dict[str, None] = {}  # first-seen order
     for flat in flats:
-        keys += [k for k in flat if k not in keys]
+        keys.update(dict.fromkeys(flat))
     # A key only some trials have (a family's own field) varies only if its values differ.
-    return [k for k in keys if len({json.dumps(f[k]) for f in flats if k in f}) > 1]
+    return [k for k in keys if _differs(f[k] for f in flats if k in f)]
+
+
+def _differs(values: Iterator[Any]) -> bool:
+    """Two of ``values`` differ as JSON does (1, 1.0 and true are three values)."""
+    first = None
+    for i, value in enumerate(values):
+        seen = _as_json(value)
+        if i == 0:
+            first = seen
+        elif seen != first:
+            return True
+    return False
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True)
+    return (type(value), value)

@@ -2,8 +2,8 @@
 cost, state) and an overall bar (finished, diverged, failed, ETA).
 
 The rendering is a pure function of :class:`SweepProgress` (no Ray): Ray Tune's callback in
-``run.py`` and the inline runner only feed it events. On a terminal the block is redrawn in
-place; elsewhere (a log file, a pipe) it writes plain lines, one per event.
+``backends/tune.py`` and the inline runner only feed it events. On a terminal the block is
+redrawn in place; elsewhere (a log file, a pipe) it writes plain lines, one per event.
 """
 
 from __future__ import annotations

@@ -57,6 +57,6 @@ def searcher_history(
         value = rec.metrics.get(metric, math.nan)
         if rec.outcome == "diverged" or not math.isfinite(value):
             value = worst
-        points.append(sampled_values(spec, trial.resolved()))
+        points.append(sampled_values(spec, trial.resolved_view()))
         rewards.append(value)
     return points, rewards

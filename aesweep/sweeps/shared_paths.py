@@ -6,7 +6,7 @@ a marker with a random token into each such path's folder (:func:`probe_markers`
 run on every node (:func:`node_sees`, sent there by the runner) reads it back and writes a
 probe of its own. A node that does not see the marker does not share the folder.
 
-No Ray here: :func:`aesweep.sweeps.run.connect` runs :func:`node_sees` on each node.
+No Ray here: :func:`aesweep.sweeps.connect.connect` runs :func:`node_sees` on each node.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, model_validator
 
 from aesweep.catalog import DATASETS, MODELS, STRATEGIES
-from aesweep.config.base import StrictConfig
+from aesweep.config.base import Registered, StrictConfig
 from aesweep.config.data import DataConfig
 from aesweep.config.evaluation import (
     CheckpointConfig,
@@ -24,6 +24,7 @@ from aesweep.config.grid import SCALAR_OR_LIST, GridModel, grid_model, no_duplic
 from aesweep.config.optimizer import OptimizerConfig
 from aesweep.config.registry import Registry
 from aesweep.strategies.minibatch.config import MinibatchConfig
+from aesweep.sweeps.searches import SEARCHES, search_kind
 
 __all__ = [
     "CheckpointConfig",
@@ -180,7 +181,7 @@ class SearchConfig(StrictConfig):
     before the run (seeded: the same spec plans the same trials), or ``optuna`` (Ray Tune's
     OptunaSearch, TPE); and an optional early-stopping scheduler."""
 
-    algorithm: Literal["grid", "random", "optuna"] = Field(
+    algorithm: Annotated[str, Registered(SEARCHES)] = Field(
         "grid", description="grid: lists are axes; random, optuna: draw num_samples configs"
     )
     num_samples: Annotated[int, Field(gt=0)] | None = Field(
@@ -191,10 +192,12 @@ class SearchConfig(StrictConfig):
 
     @model_validator(mode="after")
     def _samples(self) -> SearchConfig:
-        if self.algorithm != "grid" and self.num_samples is None:
+        draws = search_kind(self.algorithm).draws
+        if draws and self.num_samples is None:
             raise ValueError(f"search.algorithm {self.algorithm} needs search.num_samples")
-        if self.algorithm == "grid" and self.num_samples is not None:
-            raise ValueError("search.num_samples applies to random and optuna, not grid")
+        if not draws and self.num_samples is not None:
+            drawing = " and ".join(n for n in SEARCHES if SEARCHES.get(n).draws)
+            raise ValueError(f"search.num_samples applies to {drawing}, not {self.algorithm}")
         return self
 
 

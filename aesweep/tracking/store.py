@@ -13,8 +13,9 @@ import fcntl
 import io
 import json
 import logging
+import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
+from aesweep.tracking.batch import NewRun, create_runs
 from aesweep.tracking.retry import is_unreachable, resilient
 from aesweep.tracking.system_metrics import PREFIX as SYSTEM_PREFIX
 from aesweep.tracking.uri import node_uri
@@ -43,6 +45,11 @@ TAG_ERROR = "aesweep.error"  # the exception that failed the run, one line
 TAG_RESTARTED = "aesweep.restarted"  # a run that started over: its checkpoint was unusable
 TAG_FALLBACK = "aesweep.checkpoint_fallback"  # resumed from an older checkpoint: newer damaged
 MAX_PARAM_LENGTH = 6000
+FEW_IDS = 16
+"""Up to this many trial ids, their records are searched for by id (a query each); more,
+by reading the experiment once (an inline sweep or an Optuna trial asks for one trial or one
+pack at a time, the driver for all of them at once)."""
+_SAFE_ID = re.compile(r"[A-Za-z0-9_.-]+")
 # MLflow 3's UI opens an experiment without this tag on its GenAI overview (traces); this
 # kind is the model-training one (the runs table).
 TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
@@ -271,25 +278,27 @@ class SweepStore:
     ) -> str:
         """A trial's child run, SCHEDULED; ``config``: its resolved config, kept as a JSON tag
         (an Optuna search reads its trials back from it)."""
-        exp = self.ensure_experiment()
-        tags = {
-            MLFLOW_PARENT_RUN_ID: parent_id,
-            TAG_KIND: "trial",
-            TAG_TRIAL_ID: trial_id,
-            TAG_GROUP: group,
-        }
-        if config is not None:
-            tags[TAG_CONFIG] = json.dumps(config, sort_keys=True)
-        run = self._client.create_run(exp, run_name=name, tags=tags)
-        batch = [Param(k, _param(v)) for k, v in params.items()]
-        for i in range(0, len(batch), 100):
-            self._client.log_batch(run.info.run_id, params=batch[i : i + 100])
-        self._client.update_run(run.info.run_id, status="SCHEDULED")  # RUNNING once it starts
-        return run.info.run_id
+        new = NewTrialRun(trial_id, name, params, group, config)
+        return self.create_trial_runs(parent_id, [new])[0]
 
-    def supersede(self, old_run_id: str, new_run_id: str) -> None:
-        """An unfinished run whose trial starts over in ``new_run_id``: ended and tagged."""
-        _supersede(self._client, old_run_id, new_run_id)
+    def create_trial_runs(self, parent_id: str, runs: Sequence[NewTrialRun]) -> list[str]:
+        """The child runs of many trials at once, SCHEDULED (:mod:`aesweep.tracking.batch`:
+        one transaction per thousand runs on a SQL store); their run ids, in order."""
+        exp = self.ensure_experiment()
+        batch = [
+            NewRun(
+                name=run.name,
+                tags=_trial_tags(parent_id, run),
+                params={k: _param(v) for k, v in run.params.items()},
+            )
+            for run in runs
+        ]
+        return create_runs(self._client, exp, batch, "SCHEDULED")  # RUNNING once it starts
+
+    def supersede(self, old_run_id: str, new_run_id: str, status: str | None = None) -> None:
+        """An unfinished run whose trial starts over in ``new_run_id``: ended and tagged
+        (``status``: the old run's, when the caller read it already)."""
+        _supersede(self._client, old_run_id, new_run_id, status)
 
     def current_run(self, run_id: str) -> str:
         """The run a trial logs to now: ``run_id``, or the run that superseded it (a trial
@@ -347,40 +356,42 @@ class SweepStore:
     def trial_records(self, trial_ids: list[str] | None = None) -> list[TrialRecord]:
         """Every trial run of the experiment (newest first), optionally only these ids. A
         record's metrics are the trial's own: the node's ``system/*`` series measure the
-        machine, not the trial, and stay in MLflow for the UI."""
+        machine, not the trial, and stay in MLflow for the UI. A few ids (a trial, a pack)
+        are searched for by id; more, by one read of the whole experiment."""
         if self.experiment_id is None:
             return []
-        wanted = set(trial_ids) if trial_ids is not None else None
+        trials = f"tags.{TAG_KIND} = 'trial'"
+        if (
+            trial_ids is not None
+            and len(set(trial_ids)) <= FEW_IDS
+            and all(_SAFE_ID.fullmatch(t) for t in trial_ids)
+        ):
+            out = [
+                rec
+                for tid in dict.fromkeys(trial_ids)
+                for rec in self._search(f"{trials} and tags.{TAG_TRIAL_ID} = '{tid}'")
+            ]
+            return sorted(out, key=lambda rec: -rec.start_time)
+        records = self._search(trials)
+        if trial_ids is None:
+            return records
+        wanted = set(trial_ids)
+        return [rec for rec in records if rec.trial_id in wanted]
+
+    def _search(self, filter_string: str) -> list[TrialRecord]:
+        """The trial runs ``filter_string`` selects, newest first, every page."""
+        assert self.experiment_id is not None
         out = []
         token = None
         while True:
             page = self._client.search_runs(
                 [self.experiment_id],
-                filter_string=f"tags.{TAG_KIND} = 'trial'",
+                filter_string=filter_string,
                 max_results=1000,
                 order_by=["attributes.start_time DESC"],
                 page_token=token,
             )
-            for run in page:
-                tid = run.data.tags.get(TAG_TRIAL_ID, "")
-                if wanted is not None and tid not in wanted:
-                    continue
-                out.append(
-                    TrialRecord(
-                        run_id=run.info.run_id,
-                        trial_id=tid,
-                        status=run.info.status,
-                        outcome=run.data.tags.get(TAG_OUTCOME),
-                        params=dict(run.data.params),
-                        metrics={
-                            k: v
-                            for k, v in run.data.metrics.items()
-                            if not k.startswith(SYSTEM_PREFIX)
-                        },
-                        tags=dict(run.data.tags),
-                        start_time=run.info.start_time,
-                    )
-                )
+            out += [_record(run) for run in page]
             token = page.token
             if not token:
                 return out
@@ -398,9 +409,50 @@ class SweepStore:
         return [(m.step, m.value) for m in self._client.get_metric_history(run_id, key)]
 
 
-def _supersede(client: MlflowClient, old_run_id: str, new_run_id: str) -> None:
+@dataclass(frozen=True)
+class NewTrialRun:
+    """A trial's child run to create: its id, run name, params, results group and resolved
+    config (kept as a JSON tag)."""
+
+    trial_id: str
+    name: str
+    params: dict[str, Any]
+    group: str
+    config: dict[str, Any] | None = None
+
+
+def _trial_tags(parent_id: str, run: NewTrialRun) -> dict[str, str]:
+    tags = {
+        MLFLOW_PARENT_RUN_ID: parent_id,
+        TAG_KIND: "trial",
+        TAG_TRIAL_ID: run.trial_id,
+        TAG_GROUP: run.group,
+    }
+    if run.config is not None:
+        tags[TAG_CONFIG] = json.dumps(run.config, sort_keys=True)
+    return tags
+
+
+def _record(run: Any) -> TrialRecord:
+    return TrialRecord(
+        run_id=run.info.run_id,
+        trial_id=run.data.tags.get(TAG_TRIAL_ID, ""),
+        status=run.info.status,
+        outcome=run.data.tags.get(TAG_OUTCOME),
+        params=dict(run.data.params),
+        metrics={k: v for k, v in run.data.metrics.items() if not k.startswith(SYSTEM_PREFIX)},
+        tags=dict(run.data.tags),
+        start_time=run.info.start_time,
+    )
+
+
+def _supersede(
+    client: MlflowClient, old_run_id: str, new_run_id: str, status: str | None = None
+) -> None:
     client.set_tag(old_run_id, TAG_SUPERSEDED_BY, new_run_id)
-    if client.get_run(old_run_id).info.status in ("RUNNING", "SCHEDULED"):
+    if status is None:
+        status = client.get_run(old_run_id).info.status
+    if status in ("RUNNING", "SCHEDULED"):
         client.set_terminated(old_run_id, "KILLED")
 
 

@@ -17,7 +17,7 @@ a damaged newer one (a truncated copy, a half-finished upload) is skipped for th
 one, and the skip is said (:class:`Found`).
 
 Kept apart from ``checkpoints`` (which saves and loads the state with torch) so the driver
-(``sweeps.run``) can locate checkpoints without importing torch.
+(``sweeps.prepare``) can locate checkpoints without importing torch.
 """
 
 from __future__ import annotations
@@ -197,6 +197,7 @@ class Found:
 class _Candidate:
     location: Location
     sizes: dict[str, int]
+    own: bool = True  # a trial's own checkpoint (False: a pack's), preferred on a tie
 
 
 def _newest_good(
@@ -209,16 +210,16 @@ def _newest_good(
     checksums are read from the newest down until one is good. ``accept(candidate)``: verify
     a local copy instead and return it (a trial downloads what it will load anyway)."""
     found = Found()
-    ordered: list[tuple[int, int, Manifest, _Candidate]] = []
+    ordered: list[tuple[int, bool, int, Manifest, _Candidate]] = []
     for i, c in enumerate(candidates):
         try:
             manifest = read_manifest(c.location)
         except Damaged as exc:
             found.skipped.append(describe(_short(c.location), exc))
             continue
-        ordered.append((manifest.epoch, i, manifest, c))
-    ordered.sort(key=lambda e: (e[0], e[1]), reverse=True)
-    for epoch, _, manifest, c in ordered:
+        ordered.append((manifest.epoch, c.own, i, manifest, c))
+    ordered.sort(key=lambda e: e[:3], reverse=True)  # on a tie: own, then the later listed
+    for epoch, _, _, manifest, c in ordered:
         try:
             if not manifest.holds(trial_ids):
                 raise Damaged(f"holds {', '.join(manifest.members)}, not these trials", epoch)
@@ -258,8 +259,9 @@ class CheckpointIndex:
         self._own: dict[str, list[_Candidate]] = {}
         self._packs: dict[tuple[str, str], list[_Candidate]] = {}
         for (experiment, owner, name), sizes in sorted(folders.items()):
-            candidate = _Candidate(root.child(experiment, owner, name), sizes)
-            if owner.startswith(PACK_DIR_PREFIX):
+            is_pack = owner.startswith(PACK_DIR_PREFIX)
+            candidate = _Candidate(root.child(experiment, owner, name), sizes, not is_pack)
+            if is_pack:
                 self._packs.setdefault((experiment, owner), []).append(candidate)
             else:
                 self._own.setdefault(owner.rsplit("-", 1)[-1], []).append(candidate)

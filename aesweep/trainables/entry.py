@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,9 @@ from aesweep.config.sampled import SearchPayload
 from aesweep.config.trial import TrialPayload
 from aesweep.tracking.store import TAG_ERROR, SweepStore, TrialRun
 from aesweep.tracking.system_metrics import system_metrics
-from aesweep.trainables.checkpoint_files import CheckpointIndex, UnreadableCheckpoint
+from aesweep.trainables.checkpoint_files import UnreadableCheckpoint
 from aesweep.trainables.checkpoints import InlineCheckpoints
-from aesweep.trainables.child_runs import child_run
+from aesweep.trainables.child_runs import checkpoint_index, child_run
 from aesweep.trainables.fid_scoring import fid_scorer
 from aesweep.trainables.optimizers import pick_device
 from aesweep.trainables.protocol import protocol_params, record_fid_protocol
@@ -92,12 +93,15 @@ def _train(payload: TrialPayload, reporter: Reporter, run: TrialRun) -> str:
         raise
 
 
-def tune_trainable(config: dict[str, Any], payloads: dict[str, TrialPayload | PackPayload]) -> None:
-    """The Ray Tune function trainable: ``config["trial_id"]`` picks one trial's payload, or
-    one pack's (by its pack id)."""
+def tune_trainable(
+    config: dict[str, Any], payloads: Callable[[str], TrialPayload | PackPayload]
+) -> None:
+    """The Ray Tune function trainable: ``config["trial_id"]`` names one trial, or one pack
+    (by its pack id), whose payload ``payloads`` fetches (that one alone:
+    :class:`aesweep.sweeps.backends.tune.PayloadShelf`)."""
     for name in ("ray.train", "ray.tune"):  # one "checkpoint created" line per epoch is noise
         logging.getLogger(name).setLevel(logging.WARNING)
-    payload = payloads[config["trial_id"]]
+    payload = payloads(config["trial_id"])
     if isinstance(payload, PackPayload):
         from aesweep.trainables.packs.trainable import run_pack
 
@@ -139,8 +143,8 @@ def search_trainable(config: dict[str, Any], context: SearchPayload) -> None:
     if old is not None and old.finished:
         reporter.report({**old.metrics, "diverged": float(old.outcome == "diverged")})
         return
-    index = CheckpointIndex.scan(context.storage, reporter.storage_filesystem())
-    run_id, resume_from, _ = child_run(store, context.parent_run_id, trial, old, index)
+    checkpoints = checkpoint_index(context.storage, [trial.trial_id], reporter.storage_filesystem())
+    run_id, resume_from, _ = child_run(store, context.parent_run_id, trial, old, checkpoints)
     payload = TrialPayload(
         trial=trial.located(Path(context.workdir)),
         tracking_uri=store.uri,

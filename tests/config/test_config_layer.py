@@ -168,7 +168,7 @@ def test_a_relative_data_root_reaches_the_trial_absolute_with_the_same_id(
 ) -> None:
     """A Ray worker runs in its own directory: the payload carries the data's location made
     absolute against the directory the spec was submitted from; the id is the planned one."""
-    from aesweep.sweeps.run import Prepared, payload
+    from aesweep.sweeps.prepare import Prepared, payload
 
     _, trials = load_plan(REPO / "specs" / "mow_mnist.yaml")
     trial = trials[0]

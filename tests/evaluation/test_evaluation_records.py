@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import statistics
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from aesweep.sweeps import plots
 from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan
 from aesweep.sweeps.results import result_groups
-from aesweep.sweeps.run import run_sweep
+from aesweep.sweeps.submission import run_sweep
 from aesweep.tracking.store import TAG_KIND
 from tests.evaluation.conftest import BAD_LR, GOOD_LR, open_png
 
@@ -141,7 +142,7 @@ def test_results_plots_redraws_into_the_newest_parent(evaluated_sweep, capsys) -
     assert len(_artifacts(store, newest.info.run_id, plots.PLOTS_DIR)) == 2
 
 
-def test_a_plotting_error_is_a_warning_not_a_failure(evaluated_sweep, monkeypatch) -> None:
+def test_a_plotting_error_is_a_warning_not_a_failure(evaluated_sweep, monkeypatch, caplog) -> None:
     """Fault injection: the drawing raises; the resubmitted sweep still ends well."""
 
     def broken(*args: object, **kwargs: object) -> list[str]:
@@ -149,12 +150,11 @@ def test_a_plotting_error_is_a_warning_not_a_failure(evaluated_sweep, monkeypatc
 
     monkeypatch.setattr(plots, "log_sweep_plots", broken)
     spec, trials = load_plan(evaluated_sweep.spec_path)
-    lines: list[str] = []
-    outcome = run_sweep(
-        spec, trials, Path(evaluated_sweep.spec_path).read_text(), inline=True, log=lines.append
-    )
+    caplog.set_level(logging.INFO, logger="aesweep.sweeps")
+    outcome = run_sweep(spec, trials, Path(evaluated_sweep.spec_path).read_text(), inline=True)
     assert outcome.ok and len(outcome.skipped) == 4
-    assert any("warning" in ln and "no plots today" in ln for ln in lines)
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("warning" in r.getMessage() and "no plots today" in r.getMessage() for r in warned)
     store = evaluated_sweep.store
     parents = _parents(evaluated_sweep)
     assert parents[-1].info.status == "FINISHED"

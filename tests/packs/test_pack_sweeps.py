@@ -106,7 +106,7 @@ def test_auto_times_before_the_sweep_and_records_its_decision(
     write_spec, mlflow_uri, tmp_path, monkeypatch
 ) -> None:
     # a tiny sweep, timed as a long one would be (the threshold is what makes it short)
-    monkeypatch.setattr("aesweep.sweeps.run.MIN_TIMED_STEPS", 0)
+    monkeypatch.setattr("aesweep.sweeps.pack_auto.MIN_TIMED_STEPS", 0)
     path = write_spec(_spec(mlflow_uri, tmp_path / "ckpt", "auto", "auto", epochs=1))
     started = time.monotonic()
     assert main(["run", str(path), "--inline"]) == 0

@@ -38,11 +38,12 @@ def test_validate_plan_and_help_stay_light() -> None:
 
 
 def test_the_sweep_driver_imports_neither_torch_nor_ray() -> None:
-    """``sweeps.run`` (the driver; ``status`` imports it too) stays torch- and ray-free at
-    import: trials import torch, Ray is imported when a sweep is launched on it. mlflow is
-    allowed (through ``tracking``)."""
+    """The driver's modules (the submission, the searches' and backends' sides; ``status``
+    imports ``prepare`` too) stay torch- and ray-free at import: trials import torch, Ray is
+    imported when a sweep is launched on it. mlflow is allowed (through ``tracking``)."""
     probe = (
-        "import sys, aesweep.sweeps.run; "
+        "import sys, aesweep.sweeps.submission, aesweep.sweeps.planned, "
+        "aesweep.sweeps.sampled, aesweep.sweeps.backends.tune, aesweep.sweeps.backends.inline; "
         "print('HEAVY=' + ','.join(sorted(m for m in ('torch', 'ray', 'mlflow') "
         "if m in sys.modules)))"
     )
@@ -52,7 +53,7 @@ def test_the_sweep_driver_imports_neither_torch_nor_ray() -> None:
     assert done.returncode == 0, done.stderr
     line = [ln for ln in done.stdout.splitlines() if ln.startswith("HEAVY=")][-1]
     heavy = set(line.removeprefix("HEAVY=").split(","))
-    assert not heavy & {"torch", "ray"}, f"importing aesweep.sweeps.run imported {heavy}"
+    assert not heavy & {"torch", "ray"}, f"importing the sweep driver imported {heavy}"
 
 
 def test_status_reads_mlflow_without_torch_or_ray(tmp_path) -> None:

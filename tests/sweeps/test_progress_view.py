@@ -172,12 +172,15 @@ def _replay(text: str) -> list[str]:
 def test_a_ray_tune_sweep_prints_the_compact_lines(
     ray_session: None, mlflow_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from aesweep.sweeps.console import console_logging
     from aesweep.sweeps.load import load_plan
-    from aesweep.sweeps.run import run_sweep, trial_name
+    from aesweep.sweeps.prepare import trial_name
+    from aesweep.sweeps.submission import run_sweep
 
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(tiny_spec(mlflow_uri, tmp_path / "ray")))
     spec, trials = load_plan(path)
+    console_logging()  # as the CLI shows the driver's lines
     outcome = run_sweep(spec, trials, path.read_text())
     assert outcome.ok
     out = capsys.readouterr().out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from aesweep.sweeps.run import resolve_gpus
+from aesweep.sweeps.connect import resolve_gpus
 from aesweep.sweeps.spec import SweepSpec
 
 

@@ -26,7 +26,7 @@ from mlflow.tracking import MlflowClient
 
 from aesweep.sweeps.cli import main
 from aesweep.sweeps.preflight import check_tracking
-from aesweep.sweeps.run import _StopRecorder
+from aesweep.sweeps.stops import StopRecorder
 from aesweep.tracking.retry import RETRY_ENV, is_unreachable
 from aesweep.tracking.store import TAG_OUTCOME, TAG_STOPPED_EPOCH, SweepStore, TrialRun
 from tests.conftest import tiny_spec, wait_for
@@ -155,7 +155,7 @@ def _logged_epochs(client: MlflowClient) -> dict[str, int]:
 def _recording_a_stop(store: SweepStore, run_id: str) -> Iterator[list[BaseException]]:
     """The scheduler's stop recorder (a Ray Tune callback of the driver) writing a stop in a
     thread while the block runs; after it, the thread is joined and its errors are listed."""
-    recorder = _StopRecorder(lambda t: 10, store, {"t1": run_id}.get, {}, lambda t: "t1")
+    recorder = StopRecorder(lambda t: 10, store, {"t1": run_id}.get, {}, lambda t: "t1")
     errors: list[BaseException] = []
 
     def complete() -> None:

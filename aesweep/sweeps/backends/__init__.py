@@ -1,0 +1,2 @@
+"""Where a sweep's trials run: one module per backend (registered in
+:mod:`aesweep.sweeps.backend_registry`)."""
