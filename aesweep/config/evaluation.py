@@ -117,6 +117,12 @@ class ComputeConfig(StrictConfig):
             return "on" if value else "off"
         return value
 
+    def settings(self) -> dict[str, Any]:
+        """Every field as JSON, ``compile`` and ``pack`` included: what rebuilds this config
+        elsewhere (a dump leaves them out, as they are no part of a trial's id)."""
+        out: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
+        return {**out, "compile": self.compile, "pack": self.pack}
+
     def identity(self) -> ComputeConfig:
         """This config without ``pack`` and ``compile`` (what decides a trial's numbers)."""
         return self.model_copy(update={"pack": "auto", "compile": "auto"})

@@ -25,7 +25,9 @@ PACKED_FAMILIES = ("ae", "wae_mmd", "cwae", "swae", "cw2", "moca")
 """Families whose one step runs under vmap (aesweep/trainables/step/; WAE-GAN's critic
 update runs eagerly on one member)."""
 PACKED_STRATEGIES = ("minibatch", "moving_window", "momentum_queue")
-PACKED_ARCHITECTURES = ("mlp",)
+PACKED_ARCHITECTURES = ("mlp", "dcgan", "conv_cifar", "conv64")
+"""Architectures whose networks run under vmap (BatchNorm's running statistics are member
+state: each member's own, updated by the one step and returned as new state)."""
 STREAMED_DATASETS = ("image_folder", "celeba")
 VALUE_FIELDS = {
     "optimizer": ("lr", "momentum", "betas", "weight_decay"),
@@ -45,7 +47,8 @@ def why_unpacked(trial: TrialConfig) -> str | None:
     if strategy["kind"] not in PACKED_STRATEGIES:
         return f"strategy {strategy['kind']} has no packed form"
     if model.get("architecture") not in PACKED_ARCHITECTURES:
-        return f"architecture {model.get('architecture')} has no packed form (mlp only)"
+        packed = ", ".join(PACKED_ARCHITECTURES)
+        return f"architecture {model.get('architecture')} has no packed form (packs: {packed})"
     if model.get("latent_trick") is not None:
         return "the Latent Trick's stage 2 runs unpacked"
     if model.get("e_pretrain") is not None or model.get("e_add_noise"):

@@ -361,7 +361,7 @@ def sampled_trials(spec: SweepSpec) -> SampledTrials:
         "seed": spec.seeds[0],
         "evaluation": spec.evaluation.model_dump(mode="json", by_alias=True),
         "checkpoint": spec.checkpoint.model_dump(mode="json", by_alias=True),
-        "compute": spec.compute.model_dump(mode="json", by_alias=True),
+        "compute": spec.compute.settings(),  # how its trials run: compile and pack too
     }
     return SampledTrials(sweep=spec.name, base=json.loads(json.dumps(base, default=_jsonable)))
 

@@ -6,7 +6,8 @@ for a trial; eager), on batches drawn at random from the training split with the
 shapes. ``compute.pack: auto`` (:func:`decide`) on a CPU times a
 pack of N members against one unpacked trial, a few hundred steps each within a time budget, and
 packs where the member-steps/s ratio beats :data:`MARGIN`; on a GPU it packs up to a memory
-bound. ``benchmarks/bench_packs.py`` uses the same timers.
+bound. Trials that will run compiled are decided by what will run: a compiled pack against a
+compiled trial (:func:`decide`). ``benchmarks/bench_packs.py`` uses the same timers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from aesweep.config.executors import Executor, choose_executor
 from aesweep.config.packs import PackSize
 from aesweep.config.trial import TrialConfig
 from aesweep.data.base import TensorDataset
@@ -24,6 +26,9 @@ from aesweep.trainables.step.members import SteppedMembers
 
 MARGIN = 1.2
 """A pack must do this many times the member-steps/s of one trial to be worth it."""
+COMPILED_GATE = MARGIN
+"""Trials that will run compiled: the eager pack's ratio above which the compiled pack is
+timed too (below it, a compiled pack would gain less still: not worth two compiles)."""
 MAX_MEMBERS = 64
 """The most members ``auto`` packs (a larger group is split into packs of this size)."""
 GPU_MEMORY_FRACTION = 0.5
@@ -54,26 +59,51 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _block_runner(members: SteppedMembers) -> Callable[[int], None]:
-    """One block of :data:`BLOCK` steps of ``members`` (eager) on images drawn at random."""
+def _block_runner(members: SteppedMembers, block: int) -> Callable[[int], None]:
+    """One block of ``block`` steps of ``members`` on images drawn at random."""
     train = members.data.train
     assert isinstance(train, torch.Tensor)
     g = torch.Generator(device=train.device).manual_seed(0)
     members._epoch_start(first=True)
     n, hp = members.strategy.fresh, members._hp()
-    shape = (len(members), BLOCK, n) if members.packed else (BLOCK, n)
+    shape = (len(members), block, n) if members.packed else (block, n)
 
     def run(_: int) -> None:
         xs = train[torch.randint(len(train), shape, generator=g, device=train.device)]
         members.state = members.runner(
-            members.state, xs, members._draws(BLOCK), hp, members.active
+            members.state, xs, members._draws(block), hp, members.active
         )[0]
 
     return run
 
 
 BLOCK = 4
-"""Steps per timed call (a block of the one step, as an epoch runs them)."""
+"""Steps per timed call (a block of the one step, as an epoch runs them; compiled: at least
+one compiled call's unrolled steps)."""
+EAGER = Executor("eager", "timing")
+
+
+def _members(
+    trials: Sequence[TrialConfig], data: TensorDataset, device: torch.device, executor: Executor
+) -> SteppedMembers:
+    compiled = executor.kind == "compiled"
+    return SteppedMembers(trials, data, device, compiled=compiled, unroll=executor.unroll)
+
+
+def _rate(
+    members: Sequence[SteppedMembers], device: torch.device, steps: int, budget_s: float
+) -> float:
+    """Member-steps/s of ``members`` run block by block in turn (interleaved, so that all of
+    them are measured over the same stretch of time); a compile happens in the warm-up."""
+    block = max(BLOCK, max(m.runner.unroll for m in members))
+    runs = [_block_runner(m, block) for m in members]
+
+    def run(i: int) -> None:
+        for one in runs:
+            one(i)
+
+    done = _timed(run, device, max(1, steps // block), budget_s)
+    return sum(len(m) for m in members) * block * done
 
 
 def packed_rate(
@@ -83,10 +113,10 @@ def packed_rate(
     *,
     steps: int = 300,
     budget_s: float = 1.0,
+    executor: Executor = EAGER,
 ) -> float:
-    """Member-steps/s of ``trials`` as one pack (the one step under vmap, eager)."""
-    run = _block_runner(SteppedMembers(trials, data, device))
-    return len(trials) * BLOCK * _timed(run, device, max(1, steps // BLOCK), budget_s)
+    """Member-steps/s of ``trials`` as one pack (the one step under vmap)."""
+    return _rate([_members(trials, data, device, executor)], device, steps, budget_s)
 
 
 def unpacked_rate(
@@ -96,17 +126,12 @@ def unpacked_rate(
     *,
     steps: int = 300,
     budget_s: float = 1.0,
+    executor: Executor = EAGER,
 ) -> float:
     """Member-steps/s of ``trials`` trained one after another, each a trial of its own (the
-    one step called directly, eager), interleaved block by block so that all of them are
-    measured over the same stretch of time."""
-    runs = [_block_runner(SteppedMembers([t], data, device)) for t in trials]
-
-    def run(i: int) -> None:
-        for one in runs:
-            one(i)
-
-    return len(trials) * BLOCK * _timed(run, device, max(1, steps // BLOCK), budget_s)
+    one step called directly)."""
+    members = [_members([t], data, device, executor) for t in trials]
+    return _rate(members, device, steps, budget_s)
 
 
 @dataclass
@@ -137,7 +162,14 @@ def decide(
     CPU: a pack of min(len(group), :data:`MAX_MEMBERS`) members timed against one unpacked
     trial, the budget split between them; packed where the ratio beats :data:`MARGIN`. GPU: as many
     members as :data:`GPU_MEMORY_FRACTION` of the free memory holds, by the peak memory of a
-    one- and a two-member step."""
+    one- and a two-member step.
+
+    Trials that will run compiled (:func:`choose_executor`) are decided by a compiled pack
+    against a compiled trial (:func:`decide_compiled`), timed only where the eager pack beats
+    :data:`COMPILED_GATE`: compiling removes the per-op host work a pack shares, so a
+    compiled pack's ratio has stayed below the eager one's in every case measured
+    (benchmarks/README.md); an eager pack that does not pay rules out a compiled one without
+    two compiles."""
     n = min(len(group), MAX_MEMBERS)
     if device.type == "cuda":
         size = min(n, gpu_memory_bound(group, data, device))
@@ -150,12 +182,67 @@ def decide(
     packed = packed_rate(group[:n], data, device, budget_s=2 * budget_s / 3)
     timing = Timing(n, single, packed)
     record: dict[str, float | str] = {"device": "cpu", "threads": threads, **timing.record()}
-    if timing.ratio > MARGIN:
+    executor = choose_executor(group[0])
+    if executor.kind == "compiled" and timing.ratio > COMPILED_GATE:
+        return decide_compiled(group[:n], data, device, executor, record, budget_s=budget_s)
+    if executor.kind != "compiled" and timing.ratio > MARGIN:
         why = f"packed: {n} members do {timing.ratio:.2f}x the member-steps/s of one unpacked trial"
         return PackSize(n, why), record
     why = (
         f"compute.pack auto: a pack of {n} did {timing.ratio:.2f}x the member-steps/s of one "
         f"trial (packs need > {MARGIN}x)"
+    )
+    if executor.kind == "compiled":
+        why = (
+            f"compute.pack auto: an eager pack of {n} did {timing.ratio:.2f}x the member-steps/s "
+            f"of one eager trial; the trials run {executor.label}, where a pack gains less "
+            "still: not timed compiled"
+        )
+    return PackSize(1, why), record
+
+
+def decide_compiled(
+    group: Sequence[TrialConfig],
+    data: TensorDataset,
+    device: torch.device,
+    executor: Executor,
+    record: dict[str, float | str],
+    *,
+    budget_s: float,
+) -> tuple[PackSize, dict[str, float | str]]:
+    """A compiled pack of ``group`` against one compiled trial, ``record`` (the eager timing)
+    extended with the compiled one. The two compiles are paid here, outside the budget, once:
+    Inductor's on-disk cache then serves the sweep's trials (or packs) of the same shapes."""
+    n = len(group)
+    one = _members(group[:1], data, device, executor)
+    pack = _members(group, data, device, executor)
+    single = _rate([one], device, 300, budget_s / 3)
+    packed = _rate([pack], device, 300, 2 * budget_s / 3)
+    seconds = sum(m.runner.compile_seconds or 0.0 for m in (one, pack))
+    compiled = Timing(n, single, packed)
+    record.update(
+        {
+            "executor": executor.label,
+            "compiled_single": single,
+            "compiled_packed": packed,
+            "compiled_ratio": round(compiled.ratio, 3),
+            "compile_seconds": round(seconds, 1),
+        }
+    )
+    fallback = one.runner.fallback or pack.runner.fallback
+    if fallback is not None:  # the trials would fall back too: the eager timing decides
+        record["compile_fallback"] = fallback
+        why = f"packed: {n} members (eager {record['ratio']}x; the compile failed: {fallback})"
+        return PackSize(n, why), record
+    if compiled.ratio > MARGIN:
+        why = (
+            f"packed: {n} members compiled do {compiled.ratio:.2f}x the member-steps/s of one "
+            "compiled trial"
+        )
+        return PackSize(n, why), record
+    why = (
+        f"compute.pack auto: a compiled pack of {n} did {compiled.ratio:.2f}x the member-steps/s "
+        f"of one compiled trial (packs need > {MARGIN}x; eager {record['ratio']}x)"
     )
     return PackSize(1, why), record
 
