@@ -40,7 +40,18 @@ from aesweep.sweeps.plan import search_params, summary
 from aesweep.sweeps.spec import SchedulerConfig, SweepSpec
 from aesweep.tracking.locks import SubmissionLock
 from aesweep.tracking.retry import is_unreachable
-from aesweep.tracking.store import TAG_AUDIT_EPOCH, SweepStore, TrialRecord
+from aesweep.tracking.schema import (
+    DONE,
+    METRIC_EPOCH,
+    PARAM_PACK_AUTO_GROUPS,
+    PARAM_PACK_AUTO_PACKED_GROUPS,
+    PARAM_PACK_AUTO_SECONDS,
+    TAG_AUDIT_EPOCH,
+    TAG_PACK_AUTO,
+    TAG_PARENT_RUN,
+    Outcome,
+)
+from aesweep.tracking.store import SweepStore, TrialRecord
 from aesweep.trainables.child_runs import child_run
 
 
@@ -55,7 +66,7 @@ class SweepOutcome:
 
     @property
     def ok(self) -> bool:
-        return all(o in ("finished", "diverged", "stopped") for o in self.outcomes.values())
+        return all(o in DONE for o in self.outcomes.values())
 
     def counts(self) -> Counter[str]:
         return Counter(self.outcomes.values())
@@ -358,7 +369,6 @@ def pack_payload(prep: Prepared, pack: Pack, *, threads: int, use_gpu: bool) -> 
 
 PACK_TIMING_BUDGET_S = 4.0
 """The most seconds ``compute.pack: auto`` spends timing before a sweep (all groups)."""
-TAG_PACK_AUTO = "aesweep.pack_auto"  # the parent run's record of the auto decision, JSON
 
 
 def decide_packs(
@@ -412,9 +422,9 @@ def decide_packs(
     prep.store.log_parent_params(
         prep.parent,
         {
-            "pack_auto_groups": len(every),
-            "pack_auto_packed_groups": packed,
-            "pack_auto_seconds": round(seconds, 2),
+            PARAM_PACK_AUTO_GROUPS: len(every),
+            PARAM_PACK_AUTO_PACKED_GROUPS: packed,
+            PARAM_PACK_AUTO_SECONDS: round(seconds, 2),
         },
     )
     prep.store.set_run_tags(prep.parent, {TAG_PACK_AUTO: json.dumps(records)[:5000]})
@@ -543,14 +553,16 @@ def _run_prepared(
         # one still SCHEDULED never started. Either way the sweep was cut short (Ctrl-C).
         killed = _mark_unfinished(prep.store, records)
         # Trials that saw the stop themselves (Ray stops its workers) ended their runs killed.
-        killed |= {tid for tid, rec in records.items() if rec.outcome == "killed"}
+        killed |= {tid for tid, rec in records.items() if rec.outcome == Outcome.KILLED}
         ended = parent_status(status, killed, records, bool(prep.todo))
         prep.store.close_parent(prep.parent, ended)
     outcome = SweepOutcome(prep.parent, skipped=prep.done, interrupted=bool(killed))
     for t in prep.todo:
         rec = records.get(t.trial_id)
         outcome.outcomes[t.trial_id] = (
-            "killed" if t.trial_id in killed else (rec.outcome if rec else None) or "failed"
+            Outcome.KILLED
+            if t.trial_id in killed
+            else (rec.outcome if rec else None) or Outcome.FAILED
         )
     if not killed:
         _draw_plots(spec, trials, prep, log)
@@ -635,9 +647,9 @@ def _run_inline(spec: SweepSpec, prep: Prepared, units: Units, threads: int, log
         except Exception as exc:  # one failing trial (or pack) does not stop the sweep
             log(f"    failed: {type(exc).__name__}: {exc}")
         recs = prep.store.latest_by_trial([t.trial_id for t in members])
-        ended = [(r.outcome or "failed") for r in recs.values()] or ["failed"]
-        line.state = next((o for o in ("finished", "diverged") if o in ended), ended[0])
-        line.epoch = max((int(r.metrics.get("epoch", 0)) for r in recs.values()), default=0)
+        ended = [(r.outcome or Outcome.FAILED) for r in recs.values()] or [Outcome.FAILED]
+        line.state = next((o for o in (Outcome.FINISHED, Outcome.DIVERGED) if o in ended), ended[0])
+        line.epoch = max((int(r.metrics.get(METRIC_EPOCH, 0)) for r in recs.values()), default=0)
         costs = [r.metrics["cost"] for r in recs.values() if "cost" in r.metrics]
         line.cost = min(costs) if costs else None
         log(f"    {trial_line(line)}")
@@ -1079,7 +1091,7 @@ def _run_optuna(
         mine = {
             t.trial_id: r
             for t, r in recorded_trials(spec, store)
-            if r.tags.get("mlflow.parentRunId") == parent
+            if r.tags.get(TAG_PARENT_RUN) == parent
         }
         killed = _mark_unfinished(store, mine)
         ended = store.latest_by_trial(list(mine))
@@ -1090,7 +1102,7 @@ def _run_optuna(
     for tid in mine:
         rec = after.get(tid)
         outcome.outcomes[tid] = (
-            "killed" if tid in killed else (rec.outcome if rec else None) or "failed"
+            Outcome.KILLED if tid in killed else (rec.outcome if rec else None) or Outcome.FAILED
         )
     return outcome
 

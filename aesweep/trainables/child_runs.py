@@ -6,7 +6,8 @@ sampled."""
 from __future__ import annotations
 
 from aesweep.config.trial import TrialConfig, display_name
-from aesweep.tracking.store import TAG_FALLBACK, TAG_RESTARTED, SweepStore, TrialRecord
+from aesweep.tracking.schema import TAG_FALLBACK, TAG_RESTARTED
+from aesweep.tracking.store import SweepStore, TrialRecord
 from aesweep.trainables.checkpoint_files import CheckpointIndex
 
 

@@ -25,7 +25,8 @@ from aesweep.tracking.locks import (
     SubmissionLock,
     lock_name,
 )
-from aesweep.tracking.store import TAG_ERROR, TAG_KIND, SweepStore, TrialRun
+from aesweep.tracking.schema import TAG_ERROR, TAG_KIND
+from aesweep.tracking.store import SweepStore, TrialRun
 from tests.conftest import tiny_spec, wait_for
 
 EPOCHS = 6
