@@ -26,13 +26,13 @@ from aesweep.config.registry import Registry
 from aesweep.config.trial import TrialConfig
 from aesweep.sweeps.plots import PLOTS_DIR
 from aesweep.sweeps.results import ResultGroup
+from aesweep.tracking.schema import METRIC_IMPORTANCE
 from aesweep.tracking.store import SweepStore
 
 if TYPE_CHECKING:
     import optuna
 
 WHOLE_SWEEP = "whole sweep"
-METRIC_PREFIX = "importance"
 PLOT_FILE = "importance.png"
 
 
@@ -219,7 +219,7 @@ def format_importance(results: list[Importance], metric: str, mode: str, how: st
 def metric_key(scope: str, axis: str) -> str:
     """``importance.<axis>`` for the whole sweep (or its only row); a row's own otherwise,
     ``importance.<row>.<axis>`` (characters MLflow refuses in a key become ``_``)."""
-    parts = [METRIC_PREFIX] if scope == WHOLE_SWEEP else [METRIC_PREFIX, scope]
+    parts = [METRIC_IMPORTANCE] if scope == WHOLE_SWEEP else [METRIC_IMPORTANCE, scope]
     return re.sub(r"[^A-Za-z0-9_\-./ ]", "_", ".".join([*parts, axis])).replace(" / ", ".")
 
 
@@ -276,4 +276,4 @@ def log_importance(
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / PLOT_FILE).write_bytes(png)
         store.log_artifacts(run_id, tmp, artifact_path=PLOTS_DIR)
-    return [f"{len(metrics)} {METRIC_PREFIX}.* metrics", f"{PLOTS_DIR}/{PLOT_FILE}"]
+    return [f"{len(metrics)} {METRIC_IMPORTANCE}.* metrics", f"{PLOTS_DIR}/{PLOT_FILE}"]

@@ -11,12 +11,17 @@ from aesweep.config.packs import MIN_TIMED_STEPS, PackSize, candidate_groups, me
 from aesweep.sweeps.packing import Units, form_units, refusal
 from aesweep.sweeps.prepare import Prepared
 from aesweep.sweeps.spec import SweepSpec
+from aesweep.tracking.schema import (
+    PARAM_PACK_AUTO_GROUPS,
+    PARAM_PACK_AUTO_PACKED_GROUPS,
+    PARAM_PACK_AUTO_SECONDS,
+    TAG_PACK_AUTO,
+)
 
 _log = logging.getLogger(__name__)
 
 PACK_TIMING_BUDGET_S = 4.0
 """The most seconds ``compute.pack: auto`` spends timing before a sweep (all groups)."""
-TAG_PACK_AUTO = "aesweep.pack_auto"  # the parent run's record of the auto decision, JSON
 
 
 def decide_packs(
@@ -70,9 +75,9 @@ def decide_packs(
     prep.store.log_parent_params(
         prep.parent,
         {
-            "pack_auto_groups": len(every),
-            "pack_auto_packed_groups": packed,
-            "pack_auto_seconds": round(seconds, 2),
+            PARAM_PACK_AUTO_GROUPS: len(every),
+            PARAM_PACK_AUTO_PACKED_GROUPS: packed,
+            PARAM_PACK_AUTO_SECONDS: round(seconds, 2),
         },
     )
     prep.store.set_run_tags(prep.parent, {TAG_PACK_AUTO: json.dumps(records)[:5000]})

@@ -34,6 +34,7 @@ from aesweep.config.search_space import describe_axis, sample_axis
 from aesweep.config.trial import TrialConfig
 from aesweep.sweeps.searches import search_kind
 from aesweep.sweeps.spec import DEFAULT_SELECTION_OVER, SweepSpec
+from aesweep.tracking.schema import PARAM_SEARCH
 
 
 @dataclass(frozen=True)
@@ -301,15 +302,16 @@ def search_space(spec: SweepSpec) -> dict[str, str]:
 
 
 def search_params(spec: SweepSpec) -> dict[str, Any]:
-    """The search as the parent run records it: algorithm, space, samples, seed, scheduler."""
+    """The search as the parent run records it (params under ``search.``, as the spec names
+    them): algorithm, space, samples, seed, scheduler."""
     search = spec.search
-    out: dict[str, Any] = {"search.algorithm": search.algorithm}
+    out: dict[str, Any] = {"algorithm": search.algorithm}
     if search_kind(search.algorithm).draws:
         out.update(
             {
-                "search.num_samples": search.num_samples,
-                "search.seed": search.seed,
-                "search.space": json.dumps(search_space(spec)),
+                "num_samples": search.num_samples,
+                "seed": search.seed,
+                "space": json.dumps(search_space(spec)),
             }
         )
     sched = search.scheduler
@@ -317,16 +319,16 @@ def search_params(spec: SweepSpec) -> dict[str, Any]:
         metric, mode = spec.rank_metric
         out.update(
             {
-                "search.scheduler.kind": sched.kind,
-                "search.scheduler.metric": metric,
-                "search.scheduler.mode": mode,
-                "search.scheduler.grace_period": sched.grace_period,
-                "search.scheduler.reduction_factor": sched.reduction_factor,
-                "search.scheduler.max_t": sched.max_t or spec.epochs,
-                "search.scheduler.audit": sched.audit,
+                "scheduler.kind": sched.kind,
+                "scheduler.metric": metric,
+                "scheduler.mode": mode,
+                "scheduler.grace_period": sched.grace_period,
+                "scheduler.reduction_factor": sched.reduction_factor,
+                "scheduler.max_t": sched.max_t or spec.epochs,
+                "scheduler.audit": sched.audit,
             }
         )
-    return out
+    return {PARAM_SEARCH + key: value for key, value in out.items()}
 
 
 def optuna_space(spec: SweepSpec) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from aesweep.sweeps.packing import Units
 from aesweep.sweeps.prepare import Prepared, pack_payload, payload, prepare, trial_name
 from aesweep.sweeps.spec import SweepSpec
 from aesweep.sweeps.trials import SweepOutcome, TuneJob
+from aesweep.tracking.schema import Outcome
 from aesweep.tracking.store import TrialRecord
 
 _log = logging.getLogger(__name__)
@@ -103,7 +104,9 @@ class PlannedTrials:
         for t in self.prep.todo:
             rec = records.get(t.trial_id)
             outcome.outcomes[t.trial_id] = (
-                "killed" if t.trial_id in killed else (rec.outcome if rec else None) or "failed"
+                Outcome.KILLED
+                if t.trial_id in killed
+                else (rec.outcome if rec else None) or Outcome.FAILED
             )
         if not killed:
             self._draw_plots()

@@ -23,6 +23,7 @@ from pathlib import Path
 from aesweep.config.trial import TrialConfig
 from aesweep.sweeps.results import METRIC_ORDER, GridPoint, ResultGroup, result_groups
 from aesweep.sweeps.spec import SweepSpec
+from aesweep.tracking.schema import Outcome
 from aesweep.tracking.store import SweepStore
 
 PLOTS_DIR = "plots"
@@ -213,7 +214,7 @@ def rung_series(groups: list[ResultGroup], metric: str, store: SweepStore) -> li
                     continue
                 label = f"{_group_label(group, datasets)}, lr={point.lr:.3g}"
                 series = Series(label, xs, ys, [0.0] * len(xs))
-                if rec.outcome == "stopped":
+                if rec.outcome == Outcome.STOPPED:
                     series.selected = (xs[-1], ys[-1])
                     series.label += f" (stopped at {int(xs[-1])})"
                 out.append(series)

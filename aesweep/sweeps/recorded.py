@@ -12,7 +12,8 @@ from typing import Any
 from aesweep.config.trial import TrialConfig
 from aesweep.sweeps.plan import optuna_space, sampled_trials
 from aesweep.sweeps.spec import SweepSpec
-from aesweep.tracking.store import TAG_CONFIG, SweepStore, TrialRecord
+from aesweep.tracking.schema import TAG_CONFIG, Outcome
+from aesweep.tracking.store import SweepStore, TrialRecord
 
 
 def sampled_values(spec: SweepSpec, resolved: dict[str, Any]) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def searcher_history(
         if not rec.finished:
             continue
         value = rec.metrics.get(metric, math.nan)
-        if rec.outcome == "diverged" or not math.isfinite(value):
+        if rec.outcome == Outcome.DIVERGED or not math.isfinite(value):
             value = worst
         points.append(sampled_values(spec, trial.resolved_view()))
         rewards.append(value)

@@ -20,6 +20,7 @@ from typing import Any
 
 from aesweep.sweeps.plan import TrialConfig, varying_keys
 from aesweep.sweeps.spec import SweepSpec
+from aesweep.tracking.schema import Outcome
 from aesweep.tracking.store import SweepStore, TrialRecord
 
 LR_AND_LAMBDA = ("optimizer.lr", "model.lambda")
@@ -174,9 +175,9 @@ def result_groups(
             rec = records.get(t.trial_id)
             if rec is None or not rec.finished:
                 continue
-            if rec.outcome == "diverged":
+            if rec.outcome == Outcome.DIVERGED:
                 point.diverged.append(rec)
-            elif rec.outcome == "stopped" and not include_stopped:
+            elif rec.outcome == Outcome.STOPPED and not include_stopped:
                 point.stopped.append(rec)
             else:
                 point.finished.append(rec)

@@ -17,6 +17,7 @@ from aesweep.sweeps.prepare import spec_hash, storage, trial_name
 from aesweep.sweeps.recorded import recorded_trials, searcher_history
 from aesweep.sweeps.spec import SweepSpec
 from aesweep.sweeps.trials import SweepOutcome, TuneJob
+from aesweep.tracking.schema import TAG_PARENT_RUN, Outcome
 from aesweep.tracking.store import SweepStore, TrialRecord
 
 _log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class SampledTrials:
         return {
             t.trial_id: r
             for t, r in recorded_trials(self.spec, self.store)
-            if r.tags.get("mlflow.parentRunId") == self.parent
+            if r.tags.get(TAG_PARENT_RUN) == self.parent
         }
 
     def outcome(
@@ -119,7 +120,9 @@ class SampledTrials:
         for tid in records:
             rec = after.get(tid)
             outcome.outcomes[tid] = (
-                "killed" if tid in killed else (rec.outcome if rec else None) or "failed"
+                Outcome.KILLED
+                if tid in killed
+                else (rec.outcome if rec else None) or Outcome.FAILED
             )
         return outcome
 

@@ -10,9 +10,10 @@ from collections import Counter
 from typing import Any
 
 from aesweep.config.trial import TrialConfig
+from aesweep.tracking.schema import DONE, METRIC_EPOCH, Outcome
 from aesweep.tracking.store import SweepStore
 
-STATE_OF_STATUS = {"SCHEDULED": "pending", "RUNNING": "running", "FINISHED": "finished"}
+STATE_OF_STATUS = {"SCHEDULED": "pending", "RUNNING": "running", "FINISHED": Outcome.FINISHED}
 
 
 def trial_states(trials: list[TrialConfig], store: SweepStore) -> list[dict[str, Any]]:
@@ -26,7 +27,7 @@ def trial_states(trials: list[TrialConfig], store: SweepStore) -> list[dict[str,
             state = rec.outcome or STATE_OF_STATUS.get(rec.status, rec.status.lower())
             if rec.status == "RUNNING":
                 state = "running"
-            epoch = int(rec.metrics.get("epoch", 0))
+            epoch = int(rec.metrics.get(METRIC_EPOCH, 0))
         rows.append({"trial_id": t.trial_id, "state": state, "epoch": epoch, "epochs": t.epochs})
     return rows
 
@@ -40,7 +41,8 @@ def pending_states(trials: list[TrialConfig]) -> list[dict[str, Any]]:
 
 def progress_line(rows: list[dict[str, Any]]) -> str:
     counts = Counter(r["state"] for r in rows)
-    done = counts["finished"] + counts["diverged"] + counts["stopped"]
-    order = ["finished", "stopped", "diverged", "running", "pending", "failed", "killed"]
+    done = sum(counts[o] for o in DONE)
+    order = [Outcome.FINISHED, Outcome.STOPPED, Outcome.DIVERGED, "running", "pending"]
+    order += [Outcome.FAILED, Outcome.KILLED]
     parts = [f"{counts[s]} {s}" for s in order if counts[s]]
     return f"{done}/{len(rows)} trials done: " + ", ".join(parts)

@@ -14,6 +14,7 @@ from typing import Any
 
 from aesweep.config.trial import TrialConfig
 from aesweep.sweeps.spec import SweepSpec
+from aesweep.tracking.schema import Outcome
 from aesweep.tracking.store import SweepStore, TrialRecord
 
 
@@ -69,7 +70,7 @@ def stopping_rows(
     by_group: dict[str, list[TrialRecord]] = defaultdict(list)
     for t in trials:
         rec = records.get(t.trial_id)
-        if rec is not None and rec.outcome == "finished":
+        if rec is not None and rec.outcome == Outcome.FINISHED:
             by_group[" / ".join(t.group_key)].append(rec)
     rows = []
     for group, recs in by_group.items():

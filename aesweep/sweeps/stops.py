@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from aesweep.tracking.retry import is_unreachable
-from aesweep.tracking.store import TAG_AUDIT_EPOCH, SweepStore
+from aesweep.tracking.schema import TAG_AUDIT_EPOCH
+from aesweep.tracking.store import SweepStore
 
 _log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from aesweep.sweeps.searches import SEARCHES
 from aesweep.sweeps.spec import SweepSpec
 from aesweep.sweeps.trials import SweepOutcome, SweepTrials
 from aesweep.tracking.locks import SubmissionLock
+from aesweep.tracking.schema import Outcome
 from aesweep.tracking.store import SweepStore, TrialRecord
 
 _log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def run_sweep(
             killed = mark_unfinished(sweep.store, records)
             # Trials that saw the stop themselves (Ray stops its workers) ended their runs
             # killed.
-            killed |= {tid for tid, rec in records.items() if rec.outcome == "killed"}
+            killed |= {tid for tid, rec in records.items() if rec.outcome == Outcome.KILLED}
             ended = parent_status(status, killed, records, bool(records))
             sweep.store.close_parent(sweep.parent, ended)
         return sweep.outcome(records, killed, ended)

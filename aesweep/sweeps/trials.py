@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aesweep.sweeps.spec import SweepSpec
+from aesweep.tracking.schema import DONE
 from aesweep.tracking.store import SweepStore, TrialRecord
 
 
@@ -25,7 +26,7 @@ class SweepOutcome:
 
     @property
     def ok(self) -> bool:
-        return all(o in ("finished", "diverged", "stopped") for o in self.outcomes.values())
+        return all(o in DONE for o in self.outcomes.values())
 
     def counts(self) -> Counter[str]:
         return Counter(self.outcomes.values())

@@ -25,6 +25,15 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from aesweep.tracking.retry import resilient
+from aesweep.tracking.schema import (
+    TAG_LOCK_HEARTBEAT,
+    TAG_LOCK_HOST,
+    TAG_LOCK_PARENT,
+    TAG_LOCK_PID,
+    TAG_LOCK_PID_START,
+    TAG_LOCK_STARTED,
+    TAG_LOCK_TOKEN,
+)
 from aesweep.tracking.store import creating_store, quiet_mlflow_logs, resolve_uri
 
 log = logging.getLogger(__name__)
@@ -33,9 +42,6 @@ LOCK_PREFIX = ".aesweep-lock/"
 RELEASED_PREFIX = ".aesweep-released-lock/"
 HEARTBEAT_S = 15.0
 STALE_S = 120.0  # a heartbeat this old: the holder is gone, wherever it ran
-TAG_HOST, TAG_PID, TAG_PID_START = "lock.host", "lock.pid", "lock.pid_start"
-TAG_STARTED, TAG_HEARTBEAT, TAG_TOKEN = "lock.started", "lock.heartbeat", "lock.token"
-TAG_PARENT = "lock.parent_run"
 
 
 def lock_name(experiment: str) -> str:
@@ -112,13 +118,13 @@ class SubmissionLock:
         try:
             return Holder(
                 experiment_id=found.experiment_id,
-                host=tags[TAG_HOST],
-                pid=int(tags[TAG_PID]),
-                pid_start=float(tags[TAG_PID_START]),
-                started=float(tags[TAG_STARTED]),
-                heartbeat=float(tags.get(TAG_HEARTBEAT, tags[TAG_STARTED])),
-                parent_run=tags.get(TAG_PARENT) or None,
-                token=tags.get(TAG_TOKEN, ""),
+                host=tags[TAG_LOCK_HOST],
+                pid=int(tags[TAG_LOCK_PID]),
+                pid_start=float(tags[TAG_LOCK_PID_START]),
+                started=float(tags[TAG_LOCK_STARTED]),
+                heartbeat=float(tags.get(TAG_LOCK_HEARTBEAT, tags[TAG_LOCK_STARTED])),
+                parent_run=tags.get(TAG_LOCK_PARENT) or None,
+                token=tags.get(TAG_LOCK_TOKEN, ""),
             )
         except (KeyError, ValueError):  # created this instant, tags not written yet
             now = time.time()
@@ -167,7 +173,7 @@ class SubmissionLock:
         """Record this submission's parent run on the lock (a successor closes it if this
         driver dies)."""
         if self._id is not None:
-            self._client.set_experiment_tag(self._id, TAG_PARENT, run_id)
+            self._client.set_experiment_tag(self._id, TAG_LOCK_PARENT, run_id)
 
     def release(self) -> None:
         self._stop.set()
@@ -187,12 +193,12 @@ class SubmissionLock:
         now = time.time()
         pid = os.getpid()
         tags = {
-            TAG_HOST: socket.gethostname(),
-            TAG_PID: str(pid),
-            TAG_PID_START: repr(_process_start(pid) or 0.0),
-            TAG_STARTED: repr(now),
-            TAG_HEARTBEAT: repr(now),
-            TAG_TOKEN: self._token,
+            TAG_LOCK_HOST: socket.gethostname(),
+            TAG_LOCK_PID: str(pid),
+            TAG_LOCK_PID_START: repr(_process_start(pid) or 0.0),
+            TAG_LOCK_STARTED: repr(now),
+            TAG_LOCK_HEARTBEAT: repr(now),
+            TAG_LOCK_TOKEN: self._token,
         }
         try:
             self._id = self._client.create_experiment(lock_name(self.experiment), tags=tags)
@@ -208,7 +214,9 @@ class SubmissionLock:
             exp = self._client.get_experiment(self._id)
         except MlflowException:
             return False
-        return exp.name == lock_name(self.experiment) and exp.tags.get(TAG_TOKEN) == self._token
+        return (
+            exp.name == lock_name(self.experiment) and exp.tags.get(TAG_LOCK_TOKEN) == self._token
+        )
 
     def _discard(self, experiment_id: str) -> None:
         """Free the lock's name: rename its experiment away, then delete it (a deleted
@@ -224,6 +232,6 @@ class SubmissionLock:
             if self._id is None:
                 return
             try:
-                self._client.set_experiment_tag(self._id, TAG_HEARTBEAT, repr(time.time()))
+                self._client.set_experiment_tag(self._id, TAG_LOCK_HEARTBEAT, repr(time.time()))
             except Exception as exc:  # the tracking store away for a moment: try again later
                 log.debug("lock heartbeat failed: %s", exc)

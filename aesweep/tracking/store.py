@@ -23,37 +23,41 @@ from typing import Any
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from aesweep.tracking.batch import NewRun, create_runs
 from aesweep.tracking.retry import is_unreachable, resilient
-from aesweep.tracking.system_metrics import PREFIX as SYSTEM_PREFIX
+from aesweep.tracking.schema import (
+    DONE,
+    ENDED_WELL,
+    EXPERIMENT_KIND,
+    METRIC_EPOCH,
+    METRIC_SYSTEM,
+    TAG_AUDIT_EPOCH,
+    TAG_CONFIG,
+    TAG_ERROR,
+    TAG_EXPERIMENT_KIND,
+    TAG_GROUP,
+    TAG_KIND,
+    TAG_OUTCOME,
+    TAG_PARENT_RUN,
+    TAG_RESTARTED,
+    TAG_SPEC_HASH,
+    TAG_STOPPED_EPOCH,
+    TAG_SUMMARY,
+    TAG_SUPERSEDED_BY,
+    TAG_SWEEP,
+    TAG_TRIAL_ID,
+    Kind,
+    Outcome,
+)
 from aesweep.tracking.uri import node_uri
 
-TAG_KIND = "aesweep.kind"  # "sweep" or "trial"
-TAG_SWEEP = "aesweep.sweep"
-TAG_SPEC_HASH = "aesweep.spec_hash"
-TAG_TRIAL_ID = "aesweep.trial_id"
-TAG_OUTCOME = "aesweep.outcome"  # finished | diverged | stopped | failed | killed
-TAG_DIVERGED_EPOCH = "aesweep.diverged_epoch"
-TAG_STOPPED_EPOCH = "aesweep.stopped_epoch"  # stopped early by the scheduler (ASHA)
-TAG_AUDIT_EPOCH = "aesweep.audit_epoch"  # the scheduler would have stopped it here (audit)
-TAG_CONFIG = "aesweep.config"  # the resolved trial config, JSON
-TAG_GROUP = "aesweep.group"  # "dataset / model / strategy"
-TAG_SUPERSEDED_BY = "aesweep.superseded_by"  # an unfinished run that started over
-TAG_ERROR = "aesweep.error"  # the exception that failed the run, one line
-TAG_RESTARTED = "aesweep.restarted"  # a run that started over: its checkpoint was unusable
-TAG_FALLBACK = "aesweep.checkpoint_fallback"  # resumed from an older checkpoint: newer damaged
 MAX_PARAM_LENGTH = 6000
 FEW_IDS = 16
 """Up to this many trial ids, their records are searched for by id (a query each); more,
 by reading the experiment once (an inline sweep or an Optuna trial asks for one trial or one
 pack at a time, the driver for all of them at once)."""
 _SAFE_ID = re.compile(r"[A-Za-z0-9_.-]+")
-# MLflow 3's UI opens an experiment without this tag on its GenAI overview (traces); this
-# kind is the model-training one (the runs table).
-TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
-EXPERIMENT_KIND = "custom_model_development"
 QUIET_LOGGERS = ("mlflow", "alembic")
 
 
@@ -119,12 +123,12 @@ class TrialRecord:
     def finished(self) -> bool:
         """Done for good: trained to the end, diverged (a result, not an error), or stopped
         early by the scheduler (never rerun)."""
-        return self.outcome in ("finished", "diverged", "stopped")
+        return self.outcome in DONE
 
     @property
     def stopped_epoch(self) -> int | None:
         value = self.tags.get(TAG_STOPPED_EPOCH)
-        return int(value) if self.outcome == "stopped" and value is not None else None
+        return int(value) if self.outcome == Outcome.STOPPED and value is not None else None
 
     @property
     def audit_epoch(self) -> int | None:
@@ -232,10 +236,10 @@ class SweepStore:
             exp,
             run_name=f"{sweep} (sweep)",
             tags={
-                TAG_KIND: "sweep",
+                TAG_KIND: Kind.SWEEP,
                 TAG_SWEEP: sweep,
                 TAG_SPEC_HASH: spec_hash,
-                "summary": summary,
+                TAG_SUMMARY: summary,
             },
         )
         self._client.log_text(run.info.run_id, spec_text, "spec.yaml")
@@ -250,7 +254,7 @@ class SweepStore:
             return None
         runs = self._client.search_runs(
             [self.experiment_id],
-            filter_string=f"tags.{TAG_KIND} = 'sweep' and tags.{TAG_SWEEP} = '{sweep}'",
+            filter_string=f"tags.{TAG_KIND} = '{Kind.SWEEP}' and tags.{TAG_SWEEP} = '{sweep}'",
             order_by=["attributes.start_time DESC"],
             max_results=1,
         )
@@ -309,9 +313,9 @@ class SweepStore:
         """A trial the scheduler stopped after ``epoch``: FINISHED, outcome ``stopped``."""
 
         def stop() -> None:
-            self._client.set_tag(run_id, TAG_OUTCOME, "stopped")
+            self._client.set_tag(run_id, TAG_OUTCOME, Outcome.STOPPED)
             self._client.set_tag(run_id, TAG_STOPPED_EPOCH, str(epoch))
-            self._client.set_terminated(run_id, "FINISHED")
+            self._client.set_terminated(run_id, Outcome.STOPPED.run_status)
 
         _with_retries(stop, attempts)
 
@@ -333,7 +337,7 @@ class SweepStore:
         left = [
             rec
             for rec in self.trial_records()
-            if rec.tags.get(MLFLOW_PARENT_RUN_ID) == parent_run_id
+            if rec.tags.get(TAG_PARENT_RUN) == parent_run_id
             and rec.status in ("RUNNING", "SCHEDULED")
         ]
         for rec in left:
@@ -348,8 +352,8 @@ class SweepStore:
         insert is not atomic): on an MLflow error, wait a moment and retry."""
 
         def kill() -> None:
-            self._client.set_tag(run_id, TAG_OUTCOME, "killed")
-            self._client.set_terminated(run_id, "KILLED")
+            self._client.set_tag(run_id, TAG_OUTCOME, Outcome.KILLED)
+            self._client.set_terminated(run_id, Outcome.KILLED.run_status)
 
         _with_retries(kill, attempts)
 
@@ -360,7 +364,7 @@ class SweepStore:
         are searched for by id; more, by one read of the whole experiment."""
         if self.experiment_id is None:
             return []
-        trials = f"tags.{TAG_KIND} = 'trial'"
+        trials = f"tags.{TAG_KIND} = '{Kind.TRIAL}'"
         if (
             trial_ids is not None
             and len(set(trial_ids)) <= FEW_IDS
@@ -423,8 +427,8 @@ class NewTrialRun:
 
 def _trial_tags(parent_id: str, run: NewTrialRun) -> dict[str, str]:
     tags = {
-        MLFLOW_PARENT_RUN_ID: parent_id,
-        TAG_KIND: "trial",
+        TAG_PARENT_RUN: parent_id,
+        TAG_KIND: Kind.TRIAL,
         TAG_TRIAL_ID: run.trial_id,
         TAG_GROUP: run.group,
     }
@@ -440,7 +444,7 @@ def _record(run: Any) -> TrialRecord:
         status=run.info.status,
         outcome=run.data.tags.get(TAG_OUTCOME),
         params=dict(run.data.params),
-        metrics={k: v for k, v in run.data.metrics.items() if not k.startswith(SYSTEM_PREFIX)},
+        metrics={k: v for k, v in run.data.metrics.items() if not k.startswith(METRIC_SYSTEM)},
         tags=dict(run.data.tags),
         start_time=run.info.start_time,
     )
@@ -465,7 +469,7 @@ def _current(client: MlflowClient, run_id: str, hops: int = 20) -> str:
     return run_id
 
 
-CARRIED_TAGS = (MLFLOW_PARENT_RUN_ID, TAG_KIND, TAG_TRIAL_ID, TAG_GROUP, TAG_CONFIG)
+CARRIED_TAGS = (TAG_PARENT_RUN, TAG_KIND, TAG_TRIAL_ID, TAG_GROUP, TAG_CONFIG)
 """What a trial's run that starts over in a new run keeps: the driver's tags at creation."""
 
 
@@ -491,7 +495,7 @@ class TrialRun:
 
     def restart(self, reason: str) -> TrialRun:
         """A new run for this trial, started over from epoch 0 (its checkpoint could not be
-        used): the same parent, name, params and trial tags, tagged ``aesweep.restarted`` with
+        used): the same parent, name, params and trial tags, tagged :data:`TAG_RESTARTED` with
         ``reason``; this run ends superseded by it (KILLED), so the trial counts once."""
         old = self._client.get_run(self.run_id)
         tags = {k: v for k, v in old.data.tags.items() if k in CARRIED_TAGS}
@@ -551,20 +555,21 @@ class TrialRun:
         ``epoch`` metric at its step. A trial logs only later epochs, so no epoch is ever
         written twice. (Not the highest step of any metric: the ``system/*`` series count
         samples, not epochs.)"""
-        history = self._client.get_metric_history(self.run_id, "epoch")
+        history = self._client.get_metric_history(self.run_id, METRIC_EPOCH)
         return max((m.step for m in history), default=0)
 
     def outcome(self) -> str | None:
-        """The run's ``aesweep.outcome`` tag as it stands now (None while it runs)."""
+        """The run's :data:`TAG_OUTCOME` tag as it stands now (None while it runs)."""
         return self._client.get_run(self.run_id).data.tags.get(TAG_OUTCOME)
 
-    def finish(self, outcome: str, **tags: Any) -> None:
-        """End the run with ``outcome``; a run that ends well sheds the error tag an earlier
-        attempt left (a trial that failed once and finished on resubmission)."""
-        status = {"finished": "FINISHED", "killed": "KILLED"}.get(outcome, "FAILED")
+    def finish(self, outcome: Outcome | str, **tags: Any) -> None:
+        """End the run with ``outcome`` (an :class:`Outcome` or its value); a run that ends
+        well sheds the error tag an earlier attempt left (a trial that failed once and
+        finished on resubmission)."""
+        outcome = Outcome(outcome)
         self.set_tags({TAG_OUTCOME: outcome, **tags})
-        if outcome in ("finished", "diverged") and TAG_ERROR not in tags:
+        if outcome in ENDED_WELL and TAG_ERROR not in tags:
             with contextlib.suppress(MlflowException):
                 if TAG_ERROR in self._client.get_run(self.run_id).data.tags:
                     self._client.delete_tag(self.run_id, TAG_ERROR)
-        self._client.set_terminated(self.run_id, status)
+        self._client.set_terminated(self.run_id, outcome.run_status)

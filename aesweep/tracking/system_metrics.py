@@ -23,11 +23,11 @@ from typing import Any
 from mlflow.tracking import MlflowClient
 
 from aesweep.tracking.retry import resilient
+from aesweep.tracking.schema import (
+    TAG_SYSTEM_METRICS_INTERVAL,
+    TAG_SYSTEM_METRICS_NODE,
+)
 from aesweep.tracking.uri import node_uri
-
-TAG_NODE = "aesweep.system_metrics.node"
-TAG_INTERVAL = "aesweep.system_metrics.interval_s"
-PREFIX = "system/"
 
 _log = logging.getLogger(__name__)
 
@@ -89,8 +89,8 @@ def system_metrics(uri: str, run_ids: list[str], interval_s: float | None) -> It
         return
     client = resilient(MlflowClient(tracking_uri=uri), uri)
     for run_id in run_ids:
-        client.set_tag(run_id, TAG_NODE, socket.gethostname())
-        client.set_tag(run_id, TAG_INTERVAL, f"{interval_s:g}")
+        client.set_tag(run_id, TAG_SYSTEM_METRICS_NODE, socket.gethostname())
+        client.set_tag(run_id, TAG_SYSTEM_METRICS_INTERVAL, f"{interval_s:g}")
     monitor.start()
     try:
         yield

@@ -20,14 +20,15 @@ from aesweep.data.loading import load_dataset
 from aesweep.models.base import AutoencoderModel
 from aesweep.strategies.base import SetStrategy
 from aesweep.strategies.loading import build_strategy
-from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
+from aesweep.tracking.schema import TAG_DIVERGED_EPOCH, TAG_DIVERGED_STAGE, Outcome
+from aesweep.tracking.store import TrialRun
 from aesweep.trainables.checkpoints import restore_folder
 from aesweep.trainables.epochs import EpochTrainer, Member, train_epochs
 from aesweep.trainables.evaluation import evaluate_autoencoder
 from aesweep.trainables.executors import stepped_trainer
 from aesweep.trainables.fid_scoring import fid_due, fid_scorer
 from aesweep.trainables.images import log_evaluation_images
-from aesweep.trainables.latent_generator import TAG_DIVERGED_STAGE, finish_samplers
+from aesweep.trainables.latent_generator import finish_samplers
 from aesweep.trainables.optimizers import build_optimizer, pick_device
 from aesweep.trainables.reporting import Reporter
 from aesweep.trainables.state import ModuleTrainer, TrialState
@@ -73,7 +74,7 @@ def autoencoder_member(
     def finish(last_eval: dict[str, float]) -> bool:
         if finish_samplers(model, data, cfg, run, reporter, last_eval):  # Latent Trick, gen_*
             return True
-        run.finish("diverged", **{TAG_DIVERGED_EPOCH: cfg.epochs, TAG_DIVERGED_STAGE: "lt"})
+        run.finish(Outcome.DIVERGED, **{TAG_DIVERGED_EPOCH: cfg.epochs, TAG_DIVERGED_STAGE: "lt"})
         return False
 
     return Member(

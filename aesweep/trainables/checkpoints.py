@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow.fs as pafs
 import torch
 
-from aesweep.tracking.store import TAG_FALLBACK
+from aesweep.tracking.schema import TAG_FALLBACK
 from aesweep.trainables.checkpoint_files import (
     CHECKPOINT_NAME,
     META_FILE,

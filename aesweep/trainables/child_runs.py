@@ -15,13 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from aesweep.config.trial import TrialConfig, display_name
-from aesweep.tracking.store import (
-    TAG_FALLBACK,
-    TAG_RESTARTED,
-    NewTrialRun,
-    SweepStore,
-    TrialRecord,
-)
+from aesweep.tracking.schema import TAG_FALLBACK, TAG_RESTARTED
+from aesweep.tracking.store import NewTrialRun, SweepStore, TrialRecord
 from aesweep.trainables.checkpoint_files import CheckpointIndex, Found
 
 ChildRun = tuple[str, str | None, str | None]

@@ -24,7 +24,8 @@ from aesweep.config.packs import PackPayload
 from aesweep.config.registry import import_target
 from aesweep.config.sampled import SearchPayload
 from aesweep.config.trial import TrialPayload
-from aesweep.tracking.store import TAG_ERROR, SweepStore, TrialRun
+from aesweep.tracking.schema import TAG_ERROR, TAG_HOST, TAG_NODE, TAG_WORKER_PID, Outcome
+from aesweep.tracking.store import SweepStore, TrialRun
 from aesweep.tracking.system_metrics import system_metrics
 from aesweep.trainables.checkpoint_files import UnreadableCheckpoint
 from aesweep.trainables.checkpoints import InlineCheckpoints
@@ -59,10 +60,10 @@ def _attempt(payload: TrialPayload, reporter: Reporter, run: TrialRun) -> str:
     cfg = payload.trial
     torch.set_num_threads(payload.threads)
     run.start()
-    tags = {"aesweep.worker_pid": os.getpid(), "aesweep.host": socket.gethostname()}
+    tags = {TAG_WORKER_PID: os.getpid(), TAG_HOST: socket.gethostname()}
     node = reporter.node()
     if node is not None:
-        tags["aesweep.node"] = node  # the Ray node id: which node of a cluster ran it
+        tags[TAG_NODE] = node  # the Ray node id: which node of a cluster ran it
     run.set_tags(tags)
     run.log_protocol(protocol_params(cfg))
     with system_metrics(payload.tracking_uri, [run.run_id], payload.system_metrics_s):
@@ -85,11 +86,11 @@ def _train(payload: TrialPayload, reporter: Reporter, run: TrialRun) -> str:
     except (KeyboardInterrupt, SystemExit):  # Ctrl-C here, or Ray stopping its worker
         # A trial the scheduler stopped is ended by the driver (FINISHED, ``stopped``) while
         # Tune stops its thread: that record stands, whichever write comes first.
-        if run.outcome() != "stopped":
-            run.finish("killed")
+        if run.outcome() != Outcome.STOPPED:
+            run.finish(Outcome.KILLED)
         raise
     except BaseException as exc:
-        run.finish("failed", **{TAG_ERROR: f"{type(exc).__name__}: {exc}"[:500]})
+        run.finish(Outcome.FAILED, **{TAG_ERROR: f"{type(exc).__name__}: {exc}"[:500]})
         raise
 
 
@@ -141,7 +142,7 @@ def search_trainable(config: dict[str, Any], context: SearchPayload) -> None:
     rank = (context.rank_metric, context.rank_mode)
     reporter = TuneReporter(rank)
     if old is not None and old.finished:
-        reporter.report({**old.metrics, "diverged": float(old.outcome == "diverged")})
+        reporter.report({**old.metrics, "diverged": float(old.outcome == Outcome.DIVERGED)})
         return
     checkpoints = checkpoint_index(context.storage, [trial.trial_id], reporter.storage_filesystem())
     run_id, resume_from, _ = child_run(store, context.parent_run_id, trial, old, checkpoints)

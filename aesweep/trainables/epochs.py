@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Protocol
 
 from aesweep.config.trial import TrialConfig
-from aesweep.tracking.store import TAG_DIVERGED_EPOCH, TrialRun
+from aesweep.tracking.schema import TAG_DIVERGED_EPOCH, TAG_RESUMED_FROM_EPOCH, Outcome
+from aesweep.tracking.store import TrialRun
 from aesweep.trainables.checkpoint_files import UnreadableCheckpoint, write_manifest
 from aesweep.trainables.reporting import Reporter
 
@@ -99,7 +100,7 @@ def resume(
         if loaded is None:
             raise UnreadableCheckpoint("the checkpoint holds no state of this format")
         for m in members:
-            m.run.set_tags({"aesweep.resumed_from_epoch": loaded})
+            m.run.set_tags({TAG_RESUMED_FROM_EPOCH: loaded})
         start_epoch = loaded
     return start_epoch, [m.run.last_logged_epoch() for m in members]
 
@@ -156,8 +157,8 @@ def train_epochs(
             if diverged:
                 if epoch > logged[i]:
                     m.run.log_metrics(metrics, step=epoch)
-                m.run.finish("diverged", **{TAG_DIVERGED_EPOCH: epoch})
-                outcomes[m.cfg.trial_id] = "diverged"
+                m.run.finish(Outcome.DIVERGED, **{TAG_DIVERGED_EPOCH: epoch})
+                outcomes[m.cfg.trial_id] = Outcome.DIVERGED
                 trainer.deactivate(i)
                 if single:
                     reporter.report({**metrics, "diverged": 1.0})
@@ -185,8 +186,8 @@ def train_epochs(
         if outcomes[m.cfg.trial_id] != "running":
             continue
         if m.after_last is not None and not m.after_last(last_eval[i]):
-            outcomes[m.cfg.trial_id] = "diverged"
+            outcomes[m.cfg.trial_id] = Outcome.DIVERGED
             continue
-        m.run.finish("finished")
-        outcomes[m.cfg.trial_id] = "finished"
+        m.run.finish(Outcome.FINISHED)
+        outcomes[m.cfg.trial_id] = Outcome.FINISHED
     return outcomes

@@ -12,13 +12,11 @@ import torch
 from aesweep.config.executors import choose_executor
 from aesweep.config.trial import TrialConfig
 from aesweep.data.base import TensorDataset
+from aesweep.tracking.schema import TAG_COMPILE_FALLBACK, TAG_EXECUTOR, TAG_EXECUTOR_WHY
 from aesweep.tracking.store import TrialRun
 from aesweep.trainables.step.members import SteppedMembers
 
 log = logging.getLogger(__name__)
-
-TAG_EXECUTOR = "aesweep.executor"
-TAG_COMPILE_FALLBACK = "aesweep.compile_fallback"
 
 
 class RecordedMembers(SteppedMembers):
@@ -54,5 +52,5 @@ def stepped_trainer(
     )
     trainer.runs = list(run_tags)
     for run in run_tags:
-        run.set_tags({TAG_EXECUTOR: executor.label, "aesweep.executor_why": executor.why})
+        run.set_tags({TAG_EXECUTOR: executor.label, TAG_EXECUTOR_WHY: executor.why})
     return trainer

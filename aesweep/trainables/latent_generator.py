@@ -44,7 +44,6 @@ from aesweep.trainables.images import log_latent_trick_images
 from aesweep.trainables.reporting import Reporter
 
 ALL_SAMPLER_METRICS = (*SAMPLER_METRICS, *OPTIONAL_SAMPLER_METRICS)
-TAG_DIVERGED_STAGE = "aesweep.diverged_stage"
 
 
 @torch.no_grad()

@@ -24,9 +24,8 @@ from aesweep.config.trial import TrialConfig
 from aesweep.fid.score import FIDScorer
 from aesweep.fid.stats import PREPROCESSING, GaussianStats
 from aesweep.fid.weights import INPUT_SIZE, locate_weights
+from aesweep.tracking.schema import PARAM_PROTOCOL
 from aesweep.tracking.store import TrialRun
-
-PREFIX = "protocol."
 
 
 def distance_protocol(ev: EvaluationConfig) -> dict[str, Any]:
@@ -97,7 +96,7 @@ def fid_record(cfg: TrialConfig, scorer: FIDScorer) -> tuple[dict[str, Any], dic
 def protocol_params(cfg: TrialConfig) -> dict[str, Any]:
     """Everything known before training, as ``protocol.*`` params."""
     values = {**distance_protocol(cfg.evaluation), **fid_settings(cfg.evaluation)}
-    return {PREFIX + k: v for k, v in values.items()}
+    return {PARAM_PROTOCOL + k: v for k, v in values.items()}
 
 
 def record_fid_protocol(cfg: TrialConfig, scorer: FIDScorer | None, run: TrialRun) -> None:
@@ -106,4 +105,4 @@ def record_fid_protocol(cfg: TrialConfig, scorer: FIDScorer | None, run: TrialRu
     if scorer is None or "reference" not in scorer.__dict__:
         return
     params, dataset = fid_record(cfg, scorer)
-    run.log_protocol({PREFIX + k: v for k, v in params.items()}, dataset=dataset)
+    run.log_protocol({PARAM_PROTOCOL + k: v for k, v in params.items()}, dataset=dataset)

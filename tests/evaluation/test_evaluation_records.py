@@ -18,7 +18,7 @@ from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan
 from aesweep.sweeps.results import result_groups
 from aesweep.sweeps.submission import run_sweep
-from aesweep.tracking.store import TAG_KIND
+from aesweep.tracking.schema import TAG_KIND
 from tests.evaluation.conftest import BAD_LR, GOOD_LR, open_png
 
 GRIDS = ("samples", "reconstructions", "interpolations")

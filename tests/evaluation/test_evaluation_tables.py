@@ -13,7 +13,8 @@ from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan
 from aesweep.sweeps.plots import sweep_plot_pngs
 from aesweep.sweeps.results import result_groups
-from aesweep.tracking.store import TAG_DIVERGED_EPOCH, SweepStore, TrialRun
+from aesweep.tracking.schema import TAG_DIVERGED_EPOCH
+from aesweep.tracking.store import SweepStore, TrialRun
 from tests.evaluation.conftest import open_png
 
 # (model, lr, seed) -> final metrics; None: the trial diverged

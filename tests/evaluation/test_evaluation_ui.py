@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 
 from aesweep.sweeps.load import load_plan
 from aesweep.sweeps.prepare import trial_name
-from aesweep.tracking.store import EXPERIMENT_KIND, TAG_EXPERIMENT_KIND, TAG_KIND, TAG_TRIAL_ID
+from aesweep.tracking.schema import EXPERIMENT_KIND, TAG_EXPERIMENT_KIND, TAG_KIND, TAG_TRIAL_ID
 from tests.conftest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -20,8 +20,8 @@ from mlflow.tracking import MlflowClient
 
 from aesweep.config.packs import MIN_TIMED_STEPS
 from aesweep.sweeps.cli import main
+from aesweep.tracking.schema import TAG_PACK
 from aesweep.tracking.store import SweepStore, TrialRecord
-from aesweep.trainables.packs.trainable import TAG_PACK
 from tests.conftest import REPO, tiny_spec, wait_for
 
 LRS = [0.001, 0.003]

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from aesweep.sweeps.cli import main
-from aesweep.tracking.store import TAG_TRIAL_ID, SweepStore
+from aesweep.tracking.schema import TAG_TRIAL_ID
+from aesweep.tracking.store import SweepStore
 from tests.conftest import tiny_spec, wait_for
 
 pytestmark = pytest.mark.kill

@@ -15,17 +15,14 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from aesweep.sweeps.cli import EXIT_BUSY, main
-from aesweep.tracking.locks import (
-    TAG_HEARTBEAT,
-    TAG_HOST,
-    TAG_PID,
-    TAG_PID_START,
-    TAG_STARTED,
-    SubmissionBusy,
-    SubmissionLock,
-    lock_name,
-)
-from aesweep.tracking.store import TAG_ERROR, TAG_KIND, SweepStore, TrialRun
+from aesweep.tracking.locks import SubmissionBusy, SubmissionLock, lock_name
+from aesweep.tracking.schema import TAG_ERROR, TAG_KIND
+from aesweep.tracking.schema import TAG_LOCK_HEARTBEAT as TAG_HEARTBEAT
+from aesweep.tracking.schema import TAG_LOCK_HOST as TAG_HOST
+from aesweep.tracking.schema import TAG_LOCK_PID as TAG_PID
+from aesweep.tracking.schema import TAG_LOCK_PID_START as TAG_PID_START
+from aesweep.tracking.schema import TAG_LOCK_STARTED as TAG_STARTED
+from aesweep.tracking.store import SweepStore, TrialRun
 from tests.conftest import tiny_spec, wait_for
 
 EPOCHS = 6

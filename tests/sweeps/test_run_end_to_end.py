@@ -10,7 +10,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from aesweep.sweeps.cli import main
-from aesweep.tracking.store import TAG_TRIAL_ID, SweepStore
+from aesweep.tracking.schema import TAG_TRIAL_ID
+from aesweep.tracking.store import SweepStore
 from tests.conftest import tiny_spec
 
 TABLE1 = ("cw_distance", "wae_distance", "rec_error", "cost")

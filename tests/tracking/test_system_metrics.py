@@ -13,8 +13,10 @@ from mlflow.tracking import MlflowClient
 
 from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan
+from aesweep.tracking.schema import TAG_SYSTEM_METRICS_INTERVAL as TAG_INTERVAL
+from aesweep.tracking.schema import TAG_SYSTEM_METRICS_NODE as TAG_NODE
 from aesweep.tracking.store import SweepStore, TrialRun
-from aesweep.tracking.system_metrics import TAG_INTERVAL, TAG_NODE, system_metrics
+from aesweep.tracking.system_metrics import system_metrics
 from tests.conftest import tiny_spec
 
 torch.set_num_threads(1)

@@ -28,7 +28,8 @@ from aesweep.sweeps.cli import main
 from aesweep.sweeps.preflight import check_tracking
 from aesweep.sweeps.stops import StopRecorder
 from aesweep.tracking.retry import RETRY_ENV, is_unreachable
-from aesweep.tracking.store import TAG_OUTCOME, TAG_STOPPED_EPOCH, SweepStore, TrialRun
+from aesweep.tracking.schema import TAG_OUTCOME, TAG_STOPPED_EPOCH
+from aesweep.tracking.store import SweepStore, TrialRun
 from tests.conftest import tiny_spec, wait_for
 
 BIN = Path(sys.executable).parent

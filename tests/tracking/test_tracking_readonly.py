@@ -15,14 +15,9 @@ from subprocess import PIPE
 import yaml
 from mlflow.tracking import MlflowClient
 
+from aesweep.tracking.schema import EXPERIMENT_KIND, TAG_EXPERIMENT_KIND
 from aesweep.tracking.server import is_noise, runs_page_url
-from aesweep.tracking.store import (
-    EXPERIMENT_KIND,
-    TAG_EXPERIMENT_KIND,
-    NoRunsYet,
-    SweepStore,
-    store_exists,
-)
+from aesweep.tracking.store import NoRunsYet, SweepStore, store_exists
 from tests.conftest import REPO, tiny_spec
 
 

@@ -11,7 +11,8 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from aesweep.tracking.store import TAG_OUTCOME, SweepStore, TrialRun
+from aesweep.tracking.schema import TAG_OUTCOME
+from aesweep.tracking.store import SweepStore, TrialRun
 
 
 def _trial(store: SweepStore, trial_id: str = "t0") -> str:

@@ -23,13 +23,8 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from aesweep.sweeps.cli import main
-from aesweep.tracking.store import (
-    TAG_FALLBACK,
-    TAG_RESTARTED,
-    TAG_SUPERSEDED_BY,
-    SweepStore,
-    TrialRecord,
-)
+from aesweep.tracking.schema import TAG_FALLBACK, TAG_RESTARTED, TAG_SUPERSEDED_BY
+from aesweep.tracking.store import SweepStore, TrialRecord
 from aesweep.trainables.checkpoint_files import (
     CHECKPOINT_NAME,
     META_FILE,

@@ -14,6 +14,7 @@ from aesweep.sweeps.packing import Units
 from aesweep.sweeps.planned import PlannedTrials, progress_view
 from aesweep.sweeps.prepare import Prepared, pack_payload, payload, trial_name, unit_dir
 from aesweep.sweeps.spec import SweepSpec
+from aesweep.tracking.schema import Outcome
 
 _log = logging.getLogger(__name__)
 
@@ -74,8 +75,8 @@ def run_inline(spec: SweepSpec, prep: Prepared, units: Units, threads: int) -> N
         except Exception as exc:  # one failing trial (or pack) does not stop the sweep
             _log.info("    failed: %s: %s", type(exc).__name__, exc)
         recs = prep.store.latest_by_trial([t.trial_id for t in members])
-        ended = [(r.outcome or "failed") for r in recs.values()] or ["failed"]
-        line.state = next((o for o in ("finished", "diverged") if o in ended), ended[0])
+        ended = [(r.outcome or Outcome.FAILED) for r in recs.values()] or [Outcome.FAILED]
+        line.state = next((o for o in (Outcome.FINISHED, Outcome.DIVERGED) if o in ended), ended[0])
         line.epoch = max((int(r.metrics.get("epoch", 0)) for r in recs.values()), default=0)
         costs = [r.metrics["cost"] for r in recs.values() if "cost" in r.metrics]
         line.cost = min(costs) if costs else None

@@ -21,7 +21,8 @@ import torch
 from aesweep.config.packs import PackPayload
 from aesweep.data.base import TensorDataset
 from aesweep.data.loading import load_dataset
-from aesweep.tracking.store import TAG_ERROR, TrialRun
+from aesweep.tracking.schema import TAG_ERROR, TAG_HOST, TAG_NODE, TAG_PACK, TAG_WORKER_PID, Outcome
+from aesweep.tracking.store import TrialRun
 from aesweep.tracking.system_metrics import system_metrics
 from aesweep.trainables.autoencoder import autoencoder_member
 from aesweep.trainables.checkpoint_files import UnreadableCheckpoint
@@ -32,7 +33,6 @@ from aesweep.trainables.optimizers import pick_device
 from aesweep.trainables.protocol import protocol_params
 from aesweep.trainables.reporting import Fresh, Reporter
 
-TAG_PACK = "aesweep.pack"
 _log = logging.getLogger(__name__)
 
 
@@ -117,12 +117,12 @@ def _attempt(payload: PackPayload, reporter: Reporter, runs: list[TrialRun]) -> 
     torch.set_num_threads(payload.threads)
     tags: dict[str, Any] = {
         TAG_PACK: payload.pack_id,
-        "aesweep.worker_pid": os.getpid(),
-        "aesweep.host": socket.gethostname(),
+        TAG_WORKER_PID: os.getpid(),
+        TAG_HOST: socket.gethostname(),
     }
     node = reporter.node()
     if node is not None:
-        tags["aesweep.node"] = node
+        tags[TAG_NODE] = node
     for member, run in zip(payload.members, runs, strict=True):
         run.start()
         run.set_tags(tags)
@@ -138,11 +138,11 @@ def _attempt(payload: PackPayload, reporter: Reporter, runs: list[TrialRun]) -> 
     except (KeyboardInterrupt, SystemExit):
         for member, run in zip(payload.members, runs, strict=True):
             if outcomes.get(member.trial.trial_id, "running") == "running":
-                run.finish("killed")
+                run.finish(Outcome.KILLED)
         raise
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
         for member, run in zip(payload.members, runs, strict=True):
             if outcomes.get(member.trial.trial_id, "running") == "running":
-                run.finish("failed", **{TAG_ERROR: error})
+                run.finish(Outcome.FAILED, **{TAG_ERROR: error})
         raise
