@@ -42,6 +42,7 @@ from aesweep.tracking.locks import SubmissionLock
 from aesweep.tracking.retry import is_unreachable
 from aesweep.tracking.store import TAG_AUDIT_EPOCH, SweepStore, TrialRecord
 from aesweep.trainables.child_runs import child_run
+from aesweep.trainables.storage import StorageFault, probe_storage, storage_fault
 
 
 @dataclass
@@ -522,6 +523,7 @@ def _run_prepared(
         log(f"{len(prep.resume_from)} unfinished trials resume from their last checkpoint")
     threads = max(1, int(spec.resources.cpus_per_trial))
     status = "FINISHED"
+    fault: StorageFault | None = None
     try:
         if inline:
             use_gpu = spec.resources.gpus_per_trial != 0
@@ -537,6 +539,9 @@ def _run_prepared(
     except KeyboardInterrupt:
         status = "KILLED"
         raise
+    except StorageFault as exc:  # full or read-only: ended as an interruption, resumable
+        status, fault = "KILLED", exc
+        raise
     finally:
         records = prep.store.latest_by_trial([t.trial_id for t in prep.todo])
         # A child still RUNNING here was interrupted (an error would have marked it FAILED);
@@ -546,6 +551,8 @@ def _run_prepared(
         killed |= {tid for tid, rec in records.items() if rec.outcome == "killed"}
         ended = parent_status(status, killed, records, bool(prep.todo))
         prep.store.close_parent(prep.parent, ended)
+        if fault is not None:
+            fault.killed = sorted(killed)
     outcome = SweepOutcome(prep.parent, skipped=prep.done, interrupted=bool(killed))
     for t in prep.todo:
         rec = records.get(t.trial_id)
@@ -633,6 +640,9 @@ def _run_inline(spec: SweepSpec, prep: Prepared, units: Units, threads: int, log
         try:
             call()
         except Exception as exc:  # one failing trial (or pack) does not stop the sweep
+            why = storage_fault(exc)
+            if why is not None:  # a full or read-only storage stops every trial alike
+                raise StorageFault(_storage(spec), why) from None
             log(f"    failed: {type(exc).__name__}: {exc}")
         recs = prep.store.latest_by_trial([t.trial_id for t in members])
         ended = [(r.outcome or "failed") for r in recs.values()] or ["failed"]
@@ -703,7 +713,8 @@ def _run_tune(
     scheduler = None if sched is None else _asha(spec, epochs_of, tid_of)
     audited = getattr(scheduler, "audited", {})
     stops = _StopRecorder(epochs_of, prep.store, prep.run_ids.get, audited, tid_of)
-    callbacks: list[Any] = [stops.callback()]
+    watch = StorageWatch(_storage(spec))
+    callbacks: list[Any] = [stops.callback(), watch.callback()]
     if not verbose:
         callbacks.append(_progress_callback(_progress_view(prep, units)))
     tuner = tune.Tuner(
@@ -721,10 +732,12 @@ def _run_tune(
             trial_name_creator=name,
             trial_dirname_creator=name,
         ),
-        run_config=_run_config(tune, spec, prep.experiment_dir, verbose, callbacks),
+        run_config=_run_config(
+            tune, spec, prep.experiment_dir, verbose, callbacks, watch.stopper()
+        ),
     )
     try:
-        _fit(tuner, verbose)
+        watch.fit(tuner, verbose)
     finally:
         _record_stops(prep.store, prep.run_ids.get, stops.stopped, audited, log)
 
@@ -856,11 +869,13 @@ def _asha(spec: SweepSpec, epochs_of: Callable[[Any], int], tid_of: Callable[[An
     return AuditedASHA()
 
 
-def _run_config(tune: Any, spec: SweepSpec, name: str, verbose: bool, callbacks: list) -> Any:
-    """Tune's RunConfig of a sweep: its storage, retries, kept checkpoints and callbacks;
-    Tune's own tables (whose config column holds only the trial id) and its TensorBoard hint
-    with --verbose only, else the compact view. A storage URI is handed over as its
-    filesystem and the path on it."""
+def _run_config(
+    tune: Any, spec: SweepSpec, name: str, verbose: bool, callbacks: list, stop: Any = None
+) -> Any:
+    """Tune's RunConfig of a sweep: its storage, retries, kept checkpoints, callbacks and
+    stopper; Tune's own tables (whose config column holds only the trial id) and its
+    TensorBoard hint with --verbose only, else the compact view. A storage URI is handed over
+    as its filesystem and the path on it."""
     from aesweep.trainables.storage import tune_storage
 
     path, filesystem = tune_storage(_storage(spec))
@@ -872,7 +887,85 @@ def _run_config(tune: Any, spec: SweepSpec, name: str, verbose: bool, callbacks:
         checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
         verbose=1 if verbose else 0,
         callbacks=callbacks,
+        stop=stop,
     )
+
+
+class StorageWatch:
+    """Ends a Tune fit when the storage fills up or turns read-only: after each trial error
+    the storage is probed (:func:`aesweep.trainables.storage.probe_storage`); a full or
+    read-only one stops every trial (a stopper's ``stop_all``: retrying them could only fail
+    again) and the fit raises :class:`StorageFault` instead of Tune's own error, which reads
+    back the error files it could not write there."""
+
+    def __init__(self, storage: str) -> None:
+        self.storage = storage
+        self.why: str | None = None
+
+    def check(self) -> str | None:
+        if self.why is None:
+            self.why = probe_storage(self.storage)
+        return self.why
+
+    def callback(self) -> Any:
+        from ray.tune import Callback
+
+        watch = self
+
+        class Storage(Callback):
+            def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+                watch.check()
+
+            def on_trial_recover(
+                self, iteration: int, trials: list, trial: Any, **info: Any
+            ) -> None:
+                watch.check()
+
+        return Storage()
+
+    def stopper(self) -> Any:
+        from ray.tune import Stopper
+
+        watch = self
+
+        class StopOnStorage(Stopper):
+            def __call__(self, trial_id: str, result: dict) -> bool:
+                return False
+
+            def stop_all(self) -> bool:
+                return watch.why is not None
+
+        return StopOnStorage()
+
+    def fit(self, tuner: Any, verbose: bool) -> None:
+        """``tuner.fit()``; :class:`StorageFault` when the storage stopped it. Tune's own
+        tracebacks of the storage's errors are left out: the fault is said in one line."""
+        quiet = _QuietStorageFaults()
+        loggers = [logging.getLogger(name) for name in TUNE_STORAGE_LOGGERS]
+        for logger in loggers:
+            logger.addFilter(quiet)
+        try:
+            _fit(tuner, verbose)
+        except Exception:
+            if self.check() is None:
+                raise
+        finally:
+            for logger in loggers:
+                logger.removeFilter(quiet)
+        if self.why is not None:
+            raise StorageFault(self.storage, self.why)
+
+
+TUNE_STORAGE_LOGGERS = ("ray.tune.execution.tune_controller", "ray.tune.execution.experiment_state")
+"""Where Ray Tune logs a trial's error and a failed save of its state, with tracebacks."""
+
+
+class _QuietStorageFaults(logging.Filter):
+    """Drops a log record whose traceback is a full or read-only storage's error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return storage_fault(exc) is None
 
 
 def _fit(tuner: Any, verbose: bool) -> None:
@@ -1031,7 +1124,9 @@ def _run_optuna(
     stops = _StopRecorder(
         lambda t: spec.epochs, store, run_of, getattr(scheduler, "audited", {}), tid_of
     )
+    watch = StorageWatch(_storage(spec))
     status = "FINISHED"
+    fault: StorageFault | None = None
     try:
         if left:
             # The space as Tune's param_space, metric and mode in TuneConfig only: OptunaSearch
@@ -1064,16 +1159,20 @@ def _run_optuna(
                     spec,
                     f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}-{parent[:6]}",
                     verbose,
-                    [stops.callback()],
+                    [stops.callback(), watch.callback()],
+                    watch.stopper(),
                 ),
             )
             try:
-                _fit(tuner, verbose)
+                watch.fit(tuner, verbose)
             finally:
                 audited = getattr(scheduler, "audited", {})
                 _record_stops(store, run_of, stops.stopped, audited, log)
     except KeyboardInterrupt:
         status = "KILLED"
+        raise
+    except StorageFault as exc:
+        status, fault = "KILLED", exc
         raise
     finally:
         mine = {
@@ -1083,7 +1182,10 @@ def _run_optuna(
         }
         killed = _mark_unfinished(store, mine)
         ended = store.latest_by_trial(list(mine))
+        killed |= {tid for tid, rec in ended.items() if rec.outcome == "killed"}
         store.close_parent(parent, parent_status(status, killed, ended, bool(mine)))
+        if fault is not None:
+            fault.killed = sorted(killed)
     outcome = SweepOutcome(parent, skipped=[str(i) for i in range(len(points))])
     outcome.interrupted = bool(killed)
     after = store.latest_by_trial(list(mine))
