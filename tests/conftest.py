@@ -11,10 +11,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -169,6 +171,57 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, poll: flo
             return
         time.sleep(poll)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextlib.contextmanager
+def at_epoch(
+    store: Any,
+    epoch: int,
+    act: Callable[[Any], dict[str, Any] | None],
+    timeout: float = 180,
+    poll: float = 0.2,
+) -> Iterator[dict[str, Any]]:
+    """While the block runs, a thread polls ``store`` (a ``SweepStore``) and does ``act`` once
+    to the first trial record RUNNING at ``epoch`` or later (its worker tagged). Yields what
+    it did: ``record``, ``epoch`` (the epoch logged then) and what ``act`` returned; empty if
+    it never came to it (the thread is joined when the block ends)."""
+    done: dict[str, Any] = {}
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for rec in store.trial_records():
+                reached = int(rec.metrics.get("epoch", 0))
+                if (
+                    rec.status == "RUNNING"
+                    and reached >= epoch
+                    and "aesweep.worker_pid" in rec.tags
+                ):
+                    done.update(act(rec) or {})
+                    done["record"], done["epoch"] = rec, reached
+                    return
+            time.sleep(poll)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield done
+    finally:
+        thread.join(5)
+
+
+def _kill_worker(rec: Any) -> dict[str, Any]:
+    pid = int(rec.tags["aesweep.worker_pid"])
+    os.kill(pid, signal.SIGKILL)
+    return {"pid": pid}
+
+
+def kill_worker_at_epoch(
+    store: Any, epoch: int, **kw: Any
+) -> contextlib.AbstractContextManager[dict[str, Any]]:
+    """:func:`at_epoch` that SIGKILLs the Ray worker process (the ``aesweep.worker_pid`` tag)
+    of the first trial RUNNING at ``epoch``; what it yields also holds that ``pid``."""
+    return at_epoch(store, epoch, _kill_worker, **kw)
 
 
 # Markers, applied by what a test uses so that they stay consistent (``make test-fast`` skips

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the commands import what they need when they run (validate 
 
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 75  # another submission of the experiment is running (EX_TEMPFAIL: try later)
+EXIT_STORAGE = 74  # tracking.storage filled up or turned read-only mid-sweep (EX_IOERR)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -206,6 +207,7 @@ def _run(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -
     from aesweep.sweeps.searches import search_kind
     from aesweep.sweeps.submission import run_sweep
     from aesweep.tracking.locks import SubmissionBusy
+    from aesweep.trainables.storage import StorageFault
 
     if args.max_concurrent is not None and args.max_concurrent < 1:
         print("--max-concurrent: must be at least 1", file=sys.stderr)
@@ -254,6 +256,14 @@ def _run(args: argparse.Namespace, spec: SweepSpec, trials: list[TrialConfig]) -
             "interrupted: unfinished trials are marked KILLED; run again to resume", file=sys.stderr
         )
         return 130
+    except StorageFault as exc:  # the storage, not the trials: they resume once it has room
+        print(
+            f"{args.spec}: tracking.storage: {exc.storage}: {exc.why}: the sweep stopped, "
+            f"{len(exc.killed)} unfinished trials are marked KILLED; free space (or make it "
+            "writable) and run the same command again to resume them",
+            file=sys.stderr,
+        )
+        return EXIT_STORAGE
     counts = outcome.counts()
     if outcome.interrupted:
         print(

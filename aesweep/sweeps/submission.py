@@ -24,6 +24,7 @@ from aesweep.sweeps.trials import SweepOutcome, SweepTrials
 from aesweep.tracking.locks import SubmissionLock
 from aesweep.tracking.schema import Outcome
 from aesweep.tracking.store import SweepStore, TrialRecord
+from aesweep.trainables.storage import StorageFault
 
 _log = logging.getLogger(__name__)
 
@@ -49,12 +50,16 @@ def run_sweep(
         sweep: SweepTrials = opened(spec, trials, spec_text)
         lock.set_parent(sweep.parent)
         status = "FINISHED"
+        fault: StorageFault | None = None
         try:
             backend.run(
                 spec, sweep, address=address, max_concurrent=max_concurrent, verbose=verbose
             )
         except KeyboardInterrupt:
             status = "KILLED"
+            raise
+        except StorageFault as exc:  # full or read-only: ended as an interruption, resumable
+            status, fault = "KILLED", exc
             raise
         finally:
             records = sweep.records()
@@ -66,6 +71,8 @@ def run_sweep(
             killed |= {tid for tid, rec in records.items() if rec.outcome == Outcome.KILLED}
             ended = parent_status(status, killed, records, bool(records))
             sweep.store.close_parent(sweep.parent, ended)
+            if fault is not None:
+                fault.killed = sorted(killed)
         return sweep.outcome(records, killed, ended)
 
 

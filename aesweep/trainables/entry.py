@@ -34,6 +34,7 @@ from aesweep.trainables.fid_scoring import fid_scorer
 from aesweep.trainables.optimizers import pick_device
 from aesweep.trainables.protocol import protocol_params, record_fid_protocol
 from aesweep.trainables.reporting import Fresh, InlineReporter, Reporter, TuneReporter
+from aesweep.trainables.storage import ended_by
 
 _log = logging.getLogger(__name__)
 
@@ -89,8 +90,9 @@ def _train(payload: TrialPayload, reporter: Reporter, run: TrialRun) -> str:
         if run.outcome() != Outcome.STOPPED:
             run.finish(Outcome.KILLED)
         raise
-    except BaseException as exc:
-        run.finish(Outcome.FAILED, **{TAG_ERROR: f"{type(exc).__name__}: {exc}"[:500]})
+    except BaseException as exc:  # a full or read-only storage: killed, resumable
+        outcome, error = ended_by(exc)
+        run.finish(outcome, **{TAG_ERROR: error})
         raise
 
 

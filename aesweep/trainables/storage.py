@@ -12,9 +12,12 @@ query (``?endpoint_override=...``) are pyarrow's own and win.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +25,19 @@ from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
+from aesweep.tracking.schema import Outcome
+
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 CHUNK = 8 * 2**20
+STORAGE_ERRNOS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+}
+"""The errors of a storage that filled up or turned read-only (not of a trial): the
+submission ends with its unfinished trials resumable."""
+_QUOTED_ERRNO = re.compile(r"\[errno (\d+)\]", re.IGNORECASE)
+PROBE_BYTES = 2**16
 
 
 def is_uri(text: str) -> bool:
@@ -183,3 +197,56 @@ def download_folder(source: Location, local: Path) -> None:
                 open(local / info.base_name, "wb") as out,
             ):
                 shutil.copyfileobj(stream, out, CHUNK)
+
+
+class StorageFault(Exception):
+    """The storage filled up or turned read-only mid-sweep: ``storage`` and ``why`` (one of
+    :data:`STORAGE_ERRNOS`' texts)."""
+
+    def __init__(self, storage: str, why: str) -> None:
+        super().__init__(f"{storage}: {why}")
+        self.storage, self.why = storage, why
+        self.killed: list[str] = []  # the trials it cut short (marked KILLED, resumable)
+
+
+def storage_fault(exc: BaseException | None) -> str | None:
+    """What a full or read-only storage says in ``exc`` or its causes (an ``OSError``'s
+    errno, or one quoted in the message as pyarrow, ``shutil.copytree`` and Ray's wrapped
+    task errors quote it), else None."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+            return STORAGE_ERRNOS[exc.errno]
+        for match in _QUOTED_ERRNO.finditer(str(exc)):
+            if int(match.group(1)) in STORAGE_ERRNOS:
+                return STORAGE_ERRNOS[int(match.group(1))]
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def probe_storage(text: str) -> str | None:
+    """Write a small file at the storage's root and remove it: why the storage takes no
+    more writes when it is full or read-only, else None (another error is not this check's
+    to report)."""
+    root = open_location(text)
+    probe = root.child(f".aesweep-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        root.fs.create_dir(root.path, recursive=True)
+        with root.fs.open_output_stream(probe.path) as out:
+            out.write(b"\0" * PROBE_BYTES)
+    except Exception as exc:
+        return storage_fault(exc)
+    finally:
+        with contextlib.suppress(Exception):  # never written, or the storage refuses that too
+            root.fs.delete_file(probe.path)
+    return None
+
+
+def ended_by(exc: BaseException) -> tuple[str, str]:
+    """How a run that ``exc`` cut short ends, and its error line: ``killed`` (resumable, as
+    an interrupted one) when the storage filled up or turned read-only, else ``failed``."""
+    why = storage_fault(exc)
+    if why is not None:
+        return Outcome.KILLED, f"storage: {why}"
+    return Outcome.FAILED, f"{type(exc).__name__}: {exc}"[:500]

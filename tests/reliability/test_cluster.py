@@ -101,7 +101,8 @@ def ray_nodes(*nodes: list[str], prefixes: dict[int, list[str]] | None = None):
     """``ray start --block`` processes (the first a head), each in its own process group and
     stopped by it (never ``ray stop``, which would stop every Ray on the machine), each node
     with 1 CPU and the extra arguments given; ``prefixes``: node index -> a command that
-    runs that node's ``ray start`` (e.g. in a mount namespace of its own)."""
+    runs that node's ``ray start`` (e.g. in a mount namespace of its own). Yields the
+    processes, in the order given (a node's whole process group is ``os.killpg(p.pid)``)."""
     procs = []
     try:
         for k, extra in enumerate(nodes):
@@ -121,7 +122,7 @@ def ray_nodes(*nodes: list[str], prefixes: dict[int, list[str]] | None = None):
             port = next((extra[i + 1] for i, a in enumerate(extra) if a == "--port"), None)
             if port:
                 wait_port(int(port), 90)
-        yield
+        yield procs
     finally:
         for proc in reversed(procs):
             with contextlib.suppress(ProcessLookupError):

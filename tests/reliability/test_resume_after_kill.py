@@ -7,8 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ import pytest
 from aesweep.sweeps.cli import main
 from aesweep.tracking.schema import TAG_TRIAL_ID
 from aesweep.tracking.store import SweepStore
-from tests.conftest import tiny_spec, wait_for
+from tests.conftest import kill_worker_at_epoch, tiny_spec, wait_for
 
 pytestmark = pytest.mark.kill
 
@@ -98,23 +96,8 @@ def test_killed_worker_is_retried_from_its_checkpoint(
     path = write_spec(_spec(mlflow_uri, tmp_path / "ray", [0.001]))
     store = SweepStore(mlflow_uri, "tiny")
     store.ensure_experiment()
-    killed: dict[str, int] = {}
-
-    def killer() -> None:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            for rec in store.trial_records():
-                pid = rec.tags.get("aesweep.worker_pid")
-                if pid and rec.status == "RUNNING" and rec.metrics.get("epoch", 0) >= 5:
-                    killed["pid"], killed["epoch"] = int(pid), int(rec.metrics["epoch"])
-                    os.kill(int(pid), signal.SIGKILL)
-                    return
-            time.sleep(0.2)
-
-    thread = threading.Thread(target=killer, daemon=True)
-    thread.start()
-    code = main(["run", str(path)])
-    thread.join(5)
+    with kill_worker_at_epoch(store, 5) as killed:
+        code = main(["run", str(path)])
     assert "pid" in killed, "the trial finished before its worker could be killed"
     assert code == 0
     (rec,) = store.trial_records()

@@ -13,8 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +32,7 @@ from aesweep.trainables.checkpoint_files import (
 )
 from aesweep.trainables.checkpoints import restore_folder
 from aesweep.trainables.step.members import STATE_FILE
-from tests.conftest import REPO, tiny_spec, wait_for
+from tests.conftest import REPO, kill_worker_at_epoch, tiny_spec, wait_for
 from tests.trainables.trainable_helpers import MemoryRun, assert_same
 
 EPOCHS = 16
@@ -255,23 +253,8 @@ def test_a_trial_retried_from_epoch_0_logs_each_epoch_once(
     path = write_spec(spec)
     store = _store(tmp_path)
     store.ensure_experiment()
-    killed: dict[str, int] = {}
-
-    def killer() -> None:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            for rec in store.trial_records():
-                pid = rec.tags.get("aesweep.worker_pid")
-                if pid and rec.status == "RUNNING" and rec.metrics.get("epoch", 0) >= 3:
-                    killed["pid"], killed["epoch"] = int(pid), int(rec.metrics["epoch"])
-                    os.kill(int(pid), signal.SIGKILL)
-                    return
-            time.sleep(0.1)
-
-    thread = threading.Thread(target=killer, daemon=True)
-    thread.start()
-    assert main(["run", str(path)]) == 0
-    thread.join(5)
+    with kill_worker_at_epoch(store, 3, poll=0.1) as killed:
+        assert main(["run", str(path)]) == 0
     assert "pid" in killed, "the trial finished before its worker could be killed"
     (rec,) = store.trial_records()
     assert rec.status == "FINISHED"

@@ -104,3 +104,30 @@ def test_a_sweep_checkpoints_into_a_storage_uri_and_resumes_from_it(
     steps = [s for s, _ in store.metric_history(after.run_id, "rec_error")]
     assert steps == list(range(1, EPOCHS + 1))  # epoch 3 was logged already: not again
     assert EPOCHS in _checkpoints(storage_uri)  # the resumed trial checkpointed there again
+
+
+def test_a_full_or_read_only_storage_is_told_from_a_trials_own_errors(tmp_path: Path) -> None:
+    """The errors that end a sweep as resumable (the storage's) and those that fail a trial."""
+    import errno
+    import shutil
+
+    from aesweep.trainables.storage import ended_by, probe_storage, storage_fault
+
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert storage_fault(full) == "no space left on device"
+    # pyarrow's and shutil.copytree's messages quote the errno; a wrapper keeps the cause.
+    copy = shutil.Error([("a", "b", "[Errno 30] Read-only file system: 'b'")])
+    assert storage_fault(copy) == "read-only file system"
+    try:
+        try:
+            raise OSError(errno.EDQUOT, "Disk quota exceeded")
+        except OSError as exc:
+            raise RuntimeError("checkpoint failed") from exc
+    except RuntimeError as wrapped:
+        assert storage_fault(wrapped) == "disk quota exceeded"
+    assert storage_fault(OSError(errno.ENOENT, "No such file")) is None
+    assert storage_fault(ValueError("nan in the loss")) is None
+    assert ended_by(full) == ("killed", "storage: no space left on device")
+    assert ended_by(ValueError("bad")) == ("failed", "ValueError: bad")
+    assert probe_storage(str(tmp_path / "runs")) is None  # writable: nothing to say
+    assert list((tmp_path / "runs").iterdir()) == []  # the probe is removed

@@ -12,9 +12,10 @@ from typing import Any
 from aesweep.config.trial import TrialConfig
 from aesweep.sweeps.packing import Units
 from aesweep.sweeps.planned import PlannedTrials, progress_view
-from aesweep.sweeps.prepare import Prepared, pack_payload, payload, trial_name, unit_dir
+from aesweep.sweeps.prepare import Prepared, pack_payload, payload, storage, trial_name, unit_dir
 from aesweep.sweeps.spec import SweepSpec
 from aesweep.tracking.schema import Outcome
+from aesweep.trainables.storage import StorageFault, storage_fault
 
 _log = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ def run_inline(spec: SweepSpec, prep: Prepared, units: Units, threads: int) -> N
         try:
             call()
         except Exception as exc:  # one failing trial (or pack) does not stop the sweep
+            why = storage_fault(exc)
+            if why is not None:  # a full or read-only storage stops every trial alike
+                raise StorageFault(storage(spec), why) from None
             _log.info("    failed: %s: %s", type(exc).__name__, exc)
         recs = prep.store.latest_by_trial([t.trial_id for t in members])
         ended = [(r.outcome or Outcome.FAILED) for r in recs.values()] or [Outcome.FAILED]

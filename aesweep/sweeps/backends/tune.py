@@ -18,6 +18,7 @@ from aesweep.sweeps.connect import connect, resolve_gpus
 from aesweep.sweeps.prepare import storage
 from aesweep.sweeps.spec import SweepSpec
 from aesweep.sweeps.stops import StopRecorder, record_stops
+from aesweep.sweeps.storage_watch import StorageWatch
 from aesweep.sweeps.trials import SweepTrials
 
 
@@ -79,7 +80,8 @@ def run_tune(
     scheduler = asha(spec, job.epochs_of, job.tid_of)
     audited = getattr(scheduler, "audited", {})
     stops = StopRecorder(job.epochs_of, trials.store, job.run_of, audited, job.tid_of)
-    callbacks: list[Any] = [stops.callback()]
+    watch = StorageWatch(storage(spec))
+    callbacks: list[Any] = [stops.callback(), watch.callback()]
     if not verbose and job.progress is not None:
         callbacks.append(_progress_callback(job.progress))
     rank = job.rank
@@ -101,10 +103,10 @@ def run_tune(
             trial_name_creator=job.name,
             trial_dirname_creator=job.name,
         ),
-        run_config=_run_config(tune, spec, job.experiment_dir, verbose, callbacks),
+        run_config=_run_config(tune, spec, job.experiment_dir, verbose, callbacks, watch.stopper()),
     )
     try:
-        _fit(tuner, verbose)
+        watch.fit(lambda: _fit(tuner, verbose))
     finally:
         record_stops(trials.store, job.run_of, stops.stopped, audited)
 
@@ -137,8 +139,11 @@ class PayloadShelf:
         return body
 
 
-def _run_config(tune: Any, spec: SweepSpec, name: str, verbose: bool, callbacks: list) -> Any:
-    """Tune's RunConfig of a sweep: its storage, retries, kept checkpoints and callbacks;
+def _run_config(
+    tune: Any, spec: SweepSpec, name: str, verbose: bool, callbacks: list, stop: Any = None
+) -> Any:
+    """Tune's RunConfig of a sweep: its storage, retries, kept checkpoints, callbacks and
+    stopper;
     Tune's own tables (whose config column holds only the trial id) and its TensorBoard hint
     with --verbose only, else the compact view. A storage URI is handed over as its
     filesystem and the path on it."""
@@ -153,6 +158,7 @@ def _run_config(tune: Any, spec: SweepSpec, name: str, verbose: bool, callbacks:
         checkpoint_config=tune.CheckpointConfig(num_to_keep=spec.checkpoint.keep),
         verbose=1 if verbose else 0,
         callbacks=callbacks,
+        stop=stop,
     )
 
 

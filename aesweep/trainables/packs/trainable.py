@@ -32,6 +32,7 @@ from aesweep.trainables.executors import stepped_trainer
 from aesweep.trainables.optimizers import pick_device
 from aesweep.trainables.protocol import protocol_params
 from aesweep.trainables.reporting import Fresh, Reporter
+from aesweep.trainables.storage import ended_by
 
 _log = logging.getLogger(__name__)
 
@@ -140,9 +141,9 @@ def _attempt(payload: PackPayload, reporter: Reporter, runs: list[TrialRun]) -> 
             if outcomes.get(member.trial.trial_id, "running") == "running":
                 run.finish(Outcome.KILLED)
         raise
-    except BaseException as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
+    except BaseException as exc:  # a full or read-only storage: killed, resumable
+        outcome, error = ended_by(exc)
         for member, run in zip(payload.members, runs, strict=True):
             if outcomes.get(member.trial.trial_id, "running") == "running":
-                run.finish(Outcome.FAILED, **{TAG_ERROR: error})
+                run.finish(outcome, **{TAG_ERROR: error})
         raise
