@@ -38,9 +38,17 @@ class SampledTrials(StrictConfig):
         return TrialConfig.model_validate({"trial_id": "", "sweep": self.sweep, **body}).with_id()
 
 
+RUN_KEY = "aesweep_run_id"
+"""The key of a sampled trial's Tune config that holds its child run, opened by the driver."""
+RESUME_KEY = "aesweep_resume_from"
+"""... and the checkpoint it resumes from (None: none)."""
+FINISHED_KEY = "aesweep_finished"
+"""... and whether that run already finished (the searcher suggested a finished trial again)."""
+
+
 class SearchPayload(StrictConfig):
-    """What the trial function of an Optuna search receives: it resolves its trial from the
-    sampled values, then finds or creates the trial's child run under the parent."""
+    """What the trial function of an Optuna search receives besides its Tune config (the
+    sampled values and the child run the driver opened for them: :data:`RUN_KEY`)."""
 
     sampled: SampledTrials
     tracking_uri: str

@@ -1,8 +1,9 @@
 """A search whose trials are sampled while it runs (optuna, through Ray Tune's
 ``OptunaSearch``, TPE seeded by ``search.seed``): the finished trials of earlier submissions
 (read back from MLflow) seed the searcher with their values and metric and count towards
-``num_samples``; the rest are sampled and run, each trial function resolving its trial and
-child run (:func:`aesweep.trainables.entry.search_trainable`)."""
+``num_samples``; the rest are sampled and run. The driver finds or creates each sampled
+trial's child run as the searcher suggests it (:mod:`aesweep.sweeps.sampled_runs`); the trial
+function (:func:`aesweep.trainables.entry.search_trainable`) runs in it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aesweep.config.sampled import FINISHED_KEY, RESUME_KEY, RUN_KEY
 from aesweep.config.trial import TrialConfig
 from aesweep.sweeps.plan import integer_keys, optuna_space, sampled_trials, search_params, summary
 from aesweep.sweeps.prepare import spec_hash, storage, trial_name
@@ -19,6 +21,7 @@ from aesweep.sweeps.spec import SweepSpec
 from aesweep.sweeps.trials import SweepOutcome, TuneJob
 from aesweep.tracking.schema import TAG_PARENT_RUN, Outcome
 from aesweep.tracking.store import SweepStore, TrialRecord
+from aesweep.trainables.child_runs import checkpoint_index, child_run
 
 _log = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ class SampledTrials:
         from ray.tune.search.optuna import OptunaSearch
 
         from aesweep.config.sampled import SearchPayload
+        from aesweep.sweeps.sampled_runs import DriverRuns
         from aesweep.trainables.entry import search_trainable
 
         spec, store = self.spec, self.store
@@ -76,19 +80,32 @@ class SampledTrials:
         def trial_of(trial: Any) -> TrialConfig:
             return sampled.trial({k: trial.config[k] for k in space})
 
+        def open_run(values: dict[str, Any]) -> dict[str, Any]:
+            """The child run of the trial these values make, found or created here."""
+            trial = sampled.trial({k: values[k] for k in space})
+            old = store.latest_by_trial([trial.trial_id]).get(trial.trial_id)
+            if old is not None and old.finished:
+                return {RUN_KEY: old.run_id, RESUME_KEY: None, FINISHED_KEY: True}
+            found = checkpoint_index(storage(spec), [trial.trial_id])
+            run_id, resume_from, note = child_run(store, self.parent, trial, old, found)
+            if note is not None:
+                _log.info("checkpoint of %s: %s", trial_name(trial), note)
+            return {RUN_KEY: run_id, RESUME_KEY: resume_from, FINISHED_KEY: False}
+
         def run_of(tid: str) -> str | None:
             rec = store.latest_by_trial([tid]).get(tid)
             return None if rec is None else rec.run_id
 
         # The space as Tune's param_space, metric and mode in TuneConfig only: OptunaSearch
         # given a space of its own ignores TuneConfig's metric and mode.
-        searcher = OptunaSearch(
+        optuna = OptunaSearch(
             points_to_evaluate=self.points or None,
             evaluated_rewards=self.rewards or None,
             # TPE's first draws are random: seeded as the first submission, a resubmitted
             # one would draw the finished trials again. Deterministic per history size.
             seed=spec.search.seed + len(self.points),
         )
+        searcher = DriverRuns(optuna, open_run)
         return TuneJob(
             trainable=search_trainable,
             params={"context": context},

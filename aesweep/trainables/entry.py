@@ -22,14 +22,13 @@ import torch
 import aesweep.catalog  # noqa: F401  (every component config registered, for the payload)
 from aesweep.config.packs import PackPayload
 from aesweep.config.registry import import_target
-from aesweep.config.sampled import SearchPayload
+from aesweep.config.sampled import FINISHED_KEY, RESUME_KEY, RUN_KEY, SearchPayload
 from aesweep.config.trial import TrialPayload
 from aesweep.tracking.schema import TAG_ERROR, TAG_HOST, TAG_NODE, TAG_WORKER_PID, Outcome
 from aesweep.tracking.store import SweepStore, TrialRun
 from aesweep.tracking.system_metrics import system_metrics
 from aesweep.trainables.checkpoint_files import UnreadableCheckpoint
 from aesweep.trainables.checkpoints import InlineCheckpoints
-from aesweep.trainables.child_runs import checkpoint_index, child_run
 from aesweep.trainables.fid_scoring import fid_scorer
 from aesweep.trainables.optimizers import pick_device
 from aesweep.trainables.protocol import protocol_params, record_fid_protocol
@@ -133,26 +132,24 @@ def inline_pack(payload: PackPayload) -> dict[str, str]:
 
 def search_trainable(config: dict[str, Any], context: SearchPayload) -> None:
     """The Ray Tune function trainable of an Optuna search: resolve the trial of the sampled
-    values (its id: the hash of its resolved config, as a planned trial's), find or create its
-    child run under the parent, and run it. A trial already finished (the searcher suggested
-    it again) is not rerun: its recorded metric is reported."""
+    values (its id: the hash of its resolved config, as a planned trial's) and run it in the
+    child run the driver opened for it (``config[RUN_KEY]``). A trial already finished (the
+    searcher suggested it again) is not rerun: its recorded metric is reported."""
     for name in ("ray.train", "ray.tune"):
         logging.getLogger(name).setLevel(logging.WARNING)
     trial = context.sampled.trial({k: config[k] for k in context.keys})
-    store = SweepStore(context.tracking_uri, context.experiment)
-    old = store.latest_by_trial([trial.trial_id]).get(trial.trial_id)
-    rank = (context.rank_metric, context.rank_mode)
-    reporter = TuneReporter(rank)
-    if old is not None and old.finished:
-        reporter.report({**old.metrics, "diverged": float(old.outcome == Outcome.DIVERGED)})
-        return
-    checkpoints = checkpoint_index(context.storage, [trial.trial_id], reporter.storage_filesystem())
-    run_id, resume_from, _ = child_run(store, context.parent_run_id, trial, old, checkpoints)
+    reporter = TuneReporter((context.rank_metric, context.rank_mode))
+    if config.get(FINISHED_KEY):
+        store = SweepStore(context.tracking_uri, context.experiment)
+        old = store.latest_by_trial([trial.trial_id]).get(trial.trial_id)
+        if old is not None and old.finished:
+            reporter.report({**old.metrics, "diverged": float(old.outcome == Outcome.DIVERGED)})
+            return
     payload = TrialPayload(
         trial=trial.located(Path(context.workdir)),
-        tracking_uri=store.uri,
-        run_id=run_id,
-        resume_from=resume_from,
+        tracking_uri=context.tracking_uri,
+        run_id=str(config[RUN_KEY]),
+        resume_from=config.get(RESUME_KEY),
         threads=context.threads,
         use_gpu=context.use_gpu,
         rank_metric=context.rank_metric,

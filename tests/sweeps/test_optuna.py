@@ -1,6 +1,7 @@
 """An Optuna search of a few trials through Ray Tune (OptunaSearch, TPE) on digits: each
-trial recorded as a planned one is (its id the hash of its resolved config), and a
-resubmission seeds the searcher with what finished instead of forgetting it."""
+trial recorded as a planned one is (its id the hash of its resolved config, its child run
+created by the driver), and a resubmission seeds the searcher with what finished instead of
+forgetting it."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_spec
 from aesweep.sweeps.plan import sampled_trials
 from aesweep.sweeps.recorded import recorded_trials, searcher_history
-from aesweep.tracking.store import SweepStore
+from aesweep.tracking.store import NewTrialRun, SweepStore
 from tests.conftest import tiny_spec
 
 
 def test_optuna_runs_through_ray_and_resumes_with_its_history(
-    write_spec, mlflow_uri, tmp_path, ray_session, capsys
+    write_spec, mlflow_uri, tmp_path, ray_session, capsys, monkeypatch
 ) -> None:
     spec_dict = tiny_spec(
         mlflow_uri,
@@ -28,12 +29,22 @@ def test_optuna_runs_through_ray_and_resumes_with_its_history(
         search={"algorithm": "optuna", "num_samples": 3, "seed": 0},
     )
     path = write_spec(spec_dict)
+    created: list[str] = []  # child runs created in this process (the driver), by trial id
+    create = SweepStore.create_trial_runs
+
+    def counted(self: SweepStore, parent: str, runs: list[NewTrialRun]) -> list[str]:
+        created.extend(r.trial_id for r in runs)
+        return create(self, parent, runs)
+
+    monkeypatch.setattr(SweepStore, "create_trial_runs", counted)
     assert main(["run", str(path)]) == 0
     assert "done: 3 finished" in capsys.readouterr().out
     spec = load_spec(path)
     store = SweepStore(mlflow_uri, "tiny")
     found = recorded_trials(spec, store)
     assert len(found) == 3
+    # The driver owns every child run, as it does for planned trials (not the workers).
+    assert sorted(created) == sorted(t.trial_id for t, _ in found)
     for trial, rec in found:
         assert rec.outcome == "finished" and rec.status == "FINISHED"
         lr = trial.optimizer.lr
