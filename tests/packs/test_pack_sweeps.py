@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -95,9 +94,9 @@ def test_auto_does_not_time_a_group_too_short_to_pay_for_it(
     store = SweepStore(mlflow_uri, "short")
     run = MlflowClient(tracking_uri=mlflow_uri).get_run(store.latest_parent_run("tiny") or "")
     assert run.data.params["pack_auto_packed_groups"] == "0"
-    assert float(run.data.params["pack_auto_seconds"]) < 1
     (decision,) = json.loads(run.data.tags["aesweep.pack_auto"])
     assert decision["size"] == 1 and "not worth timing" in decision["why"]
+    assert "single" not in decision and "packed" not in decision  # nothing was timed
     assert 0 < decision["member_steps"] < MIN_TIMED_STEPS
     assert not any(TAG_PACK in r.tags for r in _records(mlflow_uri, "short").values())
 
@@ -108,13 +107,11 @@ def test_auto_times_before_the_sweep_and_records_its_decision(
     # a tiny sweep, timed as a long one would be (the threshold is what makes it short)
     monkeypatch.setattr("aesweep.sweeps.pack_auto.MIN_TIMED_STEPS", 0)
     path = write_spec(_spec(mlflow_uri, tmp_path / "ckpt", "auto", "auto", epochs=1))
-    started = time.monotonic()
     assert main(["run", str(path), "--inline"]) == 0
-    assert time.monotonic() - started < 60
     store = SweepStore(mlflow_uri, "auto")
     run = MlflowClient(tracking_uri=mlflow_uri).get_run(store.latest_parent_run("tiny") or "")
     assert run.data.params["pack_auto_groups"] == "1"
-    assert float(run.data.params["pack_auto_seconds"]) < 10
+    assert float(run.data.params["pack_auto_seconds"]) > 0  # wall time: no bound asserted
     (decision,) = json.loads(run.data.tags["aesweep.pack_auto"])
     assert decision["device"] == "cpu" and decision["members"] == 4
     assert decision["single"] > 0 and decision["packed"] > 0
