@@ -121,9 +121,10 @@ def bare_loop(case: str, data: TensorDataset) -> Callable[[int], None]:
 
 
 def stepped(
-    case: str, data: TensorDataset, n: int, compiled: bool
+    case: str, data: TensorDataset, n: int, compiled: bool, block: int = DRAW_BLOCK
 ) -> tuple[Callable[[int], None], SteppedMembers]:
-    """steps of the one step for a pack of n (n = 1: a trial), eager or compiled."""
+    """steps of the one step for a pack of n (n = 1: a trial), eager or compiled, ``block``
+    steps a call (an epoch's block; fewer for a slow step such as DCGAN's on a CPU)."""
     trials = [trial(case, i) for i in range(n)]
     unroll = choose_executor(trials[0]).unroll
     members = SteppedMembers(trials, data, data.train.device, compiled=compiled, unroll=unroll)
@@ -132,11 +133,11 @@ def stepped(
     fresh, train = members.strategy.fresh, data.train
 
     def run(steps: int) -> None:
-        for _ in range(max(1, steps // DRAW_BLOCK)):
-            shape = (n, DRAW_BLOCK, fresh) if n > 1 else (DRAW_BLOCK, fresh)
+        for _ in range(max(1, steps // block)):
+            shape = (n, block, fresh) if n > 1 else (block, fresh)
             xs = train[torch.randint(len(train), shape, device=train.device)]
             members.state = members.runner(
-                members.state, xs, members._draws(DRAW_BLOCK), hp, members.active
+                members.state, xs, members._draws(block), hp, members.active
             )[0]
 
     return run, members
@@ -156,6 +157,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--block", type=int, default=DRAW_BLOCK, help="steps per call")
+    parser.add_argument("--no-trial", action="store_true", help="packs only (and the bare loop)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -168,20 +171,21 @@ def main() -> None:
         }
         compiled_modes = [False] if args.no_compile else [False, True]
         compile_s: dict[str, float] = {}
-        for n in [1, *packs]:
+        for n in packs if args.no_trial else [1, *packs]:
             for compiled in compiled_modes:
                 name = (
                     f"{'trial' if n == 1 else f'pack of {n}'} {'compiled' if compiled else 'eager'}"
                 )
-                run, members = stepped(case, data, n, compiled)
-                run(DRAW_BLOCK)  # warm-up; compiles a compiled variant
+                run, members = stepped(case, data, n, compiled, args.block)
+                run(args.block)  # warm-up; compiles a compiled variant
                 sync(device)
                 if compiled:
                     compile_s[name] = members.runner.compile_seconds or float("nan")
                     if members.runner.fallback:
                         name += f" (fell back: {members.runner.fallback})"
                 variants[name] = (run, n)
-        variants["bare eager loop"][0](16)
+                print(f"  {name}: ready {compile_s.get(name.split(' (')[0], '')}", flush=True)
+        variants["bare eager loop"][0](args.block)
         rates: dict[str, list[float]] = {k: [] for k in variants}
         for _ in range(args.rounds):
             for name, (run, n) in variants.items():
@@ -190,6 +194,7 @@ def main() -> None:
                 run(args.steps)
                 sync(device)
                 rates[name].append(n * args.steps / (time.perf_counter() - t0))
+                print(f"  {name}: {rates[name][-1]:.2f} member-steps/s", flush=True)
         bare = statistics.median(rates["bare eager loop"])
         print(f"\n{case}: {CASES[case][1]}, images {tuple(data.train.shape[1:])}")
         print(f"{'variant':32s} {'member-steps/s':>15s} {'vs bare':>8s} {'compile s':>10s}")
@@ -197,7 +202,7 @@ def main() -> None:
             rate = statistics.median(values)
             c = compile_s.get(name.split(" (")[0])
             shown = f"{c:10.1f}" if c is not None else " " * 10
-            print(f"{name:32s} {rate:15.1f} {rate / bare:8.2f} {shown}")
+            print(f"{name:32s} {rate:15.2f} {rate / bare:8.2f} {shown}")
 
 
 if __name__ == "__main__":
