@@ -12,7 +12,7 @@ from aesweep.config.trial import TrialConfig
 from aesweep.data.loading import load_dataset
 from aesweep.trainables.packs import timing
 
-pytestmark = pytest.mark.slow  # two cold compiles: 20-60 s on a 2-core CPU
+pytestmark = pytest.mark.slow
 
 
 def group(compile_mode: str) -> list[TrialConfig]:
@@ -43,6 +43,7 @@ def decide(trials: list[TrialConfig]) -> tuple[int, str, dict]:
     return size.size, size.why, record
 
 
+@pytest.mark.compile_matrix  # two cold compiles of a pack and a trial: make test-compile
 def test_compiled_trials_are_packed_by_a_compiled_timing(monkeypatch) -> None:
     # the eager pack is let through (its ratio varies with the load): the compiled one decides
     monkeypatch.setattr(timing, "COMPILED_GATE", 0.0)
