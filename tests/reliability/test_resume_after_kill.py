@@ -18,7 +18,7 @@ from tests.conftest import kill_worker_at_epoch, tiny_spec, wait_for
 
 pytestmark = pytest.mark.kill
 
-EPOCHS = 25
+EPOCHS = 12
 
 
 def _spec(uri: str, storage: Path, lrs: list[float]) -> dict:
@@ -113,7 +113,8 @@ def test_ctrl_c_ends_trials_killed_and_the_sweep_resumes(
     stop, write_spec, mlflow_uri, tmp_path, ray_session
 ):
     """Ctrl-C, and SIGTERM alike (it used to abort the driver in Ray's handler with the runs
-    left RUNNING): trials end KILLED, the sweep resumes."""
+    left RUNNING): trials end KILLED, the sweep resumes (the resumption is the same after
+    either signal: run once, after Ctrl-C)."""
     path = write_spec(_spec(mlflow_uri, tmp_path / "ray", [0.001, 0.0005]))
     store = SweepStore(mlflow_uri, "tiny")
     store.ensure_experiment()
@@ -139,6 +140,8 @@ def test_ctrl_c_ends_trials_killed_and_the_sweep_resumes(
     assert "again to resume" in err, err[-2000:]
     records = _children(store)
     assert records and all(r.status == "KILLED" and r.outcome == "killed" for r in records)
+    if stop != signal.SIGINT:
+        return
 
     assert main(["run", str(path)]) == 0
     final = store.latest_by_trial([r.trial_id for r in records])
