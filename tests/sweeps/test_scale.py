@@ -23,7 +23,7 @@ from aesweep.sweeps.backends.tune import PayloadShelf
 from aesweep.sweeps.cli import main
 from aesweep.sweeps.load import load_plan
 from aesweep.sweeps.prepare import payload, prepare
-from aesweep.tracking import batch, store
+from aesweep.tracking import batch, schema, store
 from aesweep.tracking.store import NewTrialRun, SweepStore
 from aesweep.trainables.checkpoint_files import MEMBERS_FILE, find_latest, write_manifest
 from aesweep.trainables.child_runs import checkpoint_index
@@ -139,8 +139,8 @@ def test_prepare_talks_to_the_store_as_often_for_100_trials_as_for_10(
     rec = records[first.trial_id]
     assert rec.params["trial_id"] == first.trial_id
     assert rec.params["optimizer.lr"] == str(first.optimizer.lr)
-    assert json.loads(rec.tags[store.TAG_CONFIG]) == first.resolved()
-    assert rec.tags[store.MLFLOW_PARENT_RUN_ID] == prep_big.parent
+    assert json.loads(rec.tags[schema.TAG_CONFIG]) == first.resolved()
+    assert rec.tags[schema.TAG_PARENT_RUN] == prep_big.parent
     # Submitted again: the same runs go on (none finished, none started), none is created.
     again, counted = _prepared(write_spec(_grid(10, 10, big), "b.yaml"), 100, calls)
     assert again.run_ids == prep_big.run_ids
