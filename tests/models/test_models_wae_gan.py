@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 
-import pytest
 import torch
 import torch.nn.functional as F
 
@@ -81,14 +80,6 @@ def _d_step_by_hand(
     loss.backward()
     opt.step()
     return snapshot(disc)
-
-
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
 
 
 def test_the_discriminator_steps_on_the_batch_re_encoded_after_the_autoencoder_step(

@@ -23,14 +23,6 @@ ARCHITECTURES = {"dcgan": True, "conv_cifar": False, "conv64": True}
 ATOL = 1e-8
 
 
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
 def trials(architecture: str) -> list[TrialConfig]:
     return [
         TrialConfig.model_validate(

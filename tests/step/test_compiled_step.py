@@ -50,14 +50,6 @@ CASES = {
 }
 
 
-@pytest.fixture
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
 def trial(model: dict[str, Any], strategy: dict[str, Any], **values: Any) -> TrialConfig:
     return TrialConfig.model_validate(
         {
