@@ -11,7 +11,7 @@ apply to a family is an unknown key there.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -38,14 +38,24 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ArchitectureInfo:
-    """What is known of an architecture before torch is imported."""
+    """What is known of an architecture before torch is imported. ``kernels``: the filter
+    sizes its builder's ``kernel`` argument takes (empty: its filters are fixed and it has no
+    such argument)."""
 
     description: str
     images_only: bool
+    kernels: tuple[int, ...] = ()
+
+
+Kernel = Literal[4, 5]
+"""The filter sides the model field ``kernel`` takes."""
+DEFAULT_KERNEL: Kernel = 4
+"""The model field ``kernel`` by default: every architecture's own filters (out of trial ids)."""
 
 
 ARCHITECTURES: Registry[ArchitectureInfo] = Registry("architecture")
-"""Network builders ``(sample_shape, latent_dim, *, width, sigmoid_output) -> encoder/decoder``."""
+"""Network builders ``(sample_shape, latent_dim, *, width, sigmoid_output) -> encoder/decoder``
+(and ``kernel=`` for those whose :attr:`ArchitectureInfo.kernels` name a choice)."""
 ARCHITECTURES.add(
     "mlp",
     ArchitectureInfo("MoW's MNIST MLP: 3 x 200 ReLU, mirrored (any sample shape)", False),
@@ -53,7 +63,11 @@ ARCHITECTURES.add(
 )
 ARCHITECTURES.add(
     "dcgan",
-    ArchitectureInfo("WAE's DCGAN-style networks, 4x4 filters and BatchNorm", True),
+    ArchitectureInfo(
+        "WAE's DCGAN-style networks, 4x4 (or, with kernel 5, 5x5) filters and BatchNorm",
+        True,
+        kernels=(4, 5),
+    ),
     implementation="aesweep.models.architectures.dcgan:DCGANAutoencoder",
 )
 ARCHITECTURES.add(
@@ -174,6 +188,13 @@ class AutoencoderConfig(ModelConfig):
         "mlp", description="the encoder/decoder networks: " + ", ".join(ARCHITECTURES)
     )
     width: Annotated[float, Field(gt=0)] = Field(1.0, description="scales units and channels")
+    kernel: Kernel = Field(
+        DEFAULT_KERNEL,
+        exclude_if=lambda v: v == DEFAULT_KERNEL,  # out of trial ids at the default
+        description="side of the square convolution filters, for architectures that offer a "
+        "choice (dcgan: 4, or 5 as the WAE code's CelebA conv_filters_dim); 4 leaves every "
+        "architecture's own filters",
+    )
     prior: Annotated[str, Registered(PRIORS)] = Field(
         "gaussian", description="the latent prior: " + ", ".join(PRIORS)
     )
@@ -193,6 +214,20 @@ class AutoencoderConfig(ModelConfig):
 
     trainable: ClassVar[str] = "aesweep.trainables.autoencoder:train_autoencoder"
     train_parts: ClassVar[tuple[str, ...]] = ("loss", "rec", "latent")
+
+    @field_validator("kernel")
+    @classmethod
+    def _kernel_offered(cls, kernel: int, info: ValidationInfo) -> int:
+        architecture = info.data.get("architecture")
+        if kernel == DEFAULT_KERNEL or architecture is None:
+            return kernel
+        if kernel not in ARCHITECTURES.get(architecture).kernels:
+            offered = [n for n in ARCHITECTURES if kernel in ARCHITECTURES.get(n).kernels]
+            raise ValueError(
+                f"architecture {architecture} has fixed filters; kernel {kernel} needs "
+                f"architecture {' or '.join(offered)}"
+            )
+        return kernel
 
     @field_validator("latent_trick")
     @classmethod

@@ -71,8 +71,10 @@ class AutoencoderModel(nn.Module):
         self.cfg = cfg
         self.latent_dim = cfg.latent_dim
         self.prior = PRIORS.load(cfg.prior)()
+        # ``kernel`` only for architectures that offer a choice (validation refuses the others)
+        choice = {"kernel": cfg.kernel} if ARCHITECTURES.get(cfg.architecture).kernels else {}
         self.net = ARCHITECTURES.load(cfg.architecture)(
-            sample_shape, cfg.latent_dim, width=cfg.width, sigmoid_output=is_image
+            sample_shape, cfg.latent_dim, width=cfg.width, sigmoid_output=is_image, **choice
         )
         initialise(self.net, cfg.init)
         # looked up once (a registry import inside a compiled step would break its graph)

@@ -45,6 +45,24 @@ def same_conv(
     )
 
 
+def same_conv_transpose(
+    c_in: int, c_out: int, kernel: int, stride: int, size: tuple[int, int]
+) -> list[nn.Module]:
+    """ConvTranspose2d with TensorFlow's ``same`` padding (``tf.nn.conv2d_transpose``, the
+    adjoint of a ``same`` convolution from ``size`` x stride to ``size``): the output is
+    ``size`` x stride. TensorFlow pads that convolution max(kernel - stride, 0) in all, the
+    smaller half before; PyTorch's ``padding`` takes the same off both ends, so an odd total
+    leaves one pixel too many at the end (right / bottom), which a crop takes off. An even total
+    (4x4, stride 2) is the one layer alone."""
+    total = max(kernel - stride, 0)
+    layers: list[nn.Module] = [
+        nn.ConvTranspose2d(c_in, c_out, kernel, stride=stride, padding=total // 2)
+    ]
+    if total % 2:
+        layers.append(CenterCrop(size[0] * stride, size[1] * stride))  # keeps the first pixels
+    return layers
+
+
 class CenterCrop(nn.Module):
     """Crop the last two dimensions to (height, width), centred (a decoder that upsamples by
     powers of two overshoots sizes such as 28 or 7; the crop makes the shapes round-trip)."""
@@ -72,12 +90,14 @@ def strided_encoder(
     channels: tuple[int, ...],
     latent_dim: int,
     width: float,
+    kernel: int = 4,
 ) -> list[nn.Module]:
-    """4x4 stride-2 "same" convolutions with BatchNorm and ReLU, then a linear map to the
-    latent (the WAE DCGAN and LCW CelebA encoders); ``width`` scales the channel counts."""
+    """``kernel`` x ``kernel`` (4x4 unless told) stride-2 "same" convolutions with BatchNorm
+    and ReLU, then a linear map to the latent (the WAE DCGAN and LCW CelebA encoders);
+    ``width`` scales the channel counts."""
     layers: list[nn.Module] = []
     prev = channels_in
     for ch in (scaled(c, width) for c in channels):
-        layers += [same_conv(prev, ch, 4, 2, size), nn.BatchNorm2d(ch), nn.ReLU()]
+        layers += [same_conv(prev, ch, kernel, 2, size), nn.BatchNorm2d(ch), nn.ReLU()]
         size, prev = (same_out(size[0], 2), same_out(size[1], 2)), ch
     return [*layers, nn.Flatten(), nn.Linear(prev * size[0] * size[1], latent_dim)]
