@@ -10,7 +10,9 @@ import torch.nn.functional as F
 
 
 class GaussianPrior:
-    """N(0, I_d)."""
+    """N(0, I_d): σ (``scale``) is 1, as the WAE code's ``pz_scale`` in every configuration."""
+
+    scale = 1.0
 
     def sample(
         self,

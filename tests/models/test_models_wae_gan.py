@@ -1,16 +1,24 @@
 """WAE-GAN's two updates: the one step moves the autoencoder's networks, then the family's own
 update (``after_step``, eager, on the member's module) moves the discriminator on the batch
 re-encoded by the updated encoder, and the discriminator learns (its accuracy moves). Its
-optimiser state in the trial's checkpoint: tests/trainables/test_trainables_state.py."""
+optimiser state in the trial's checkpoint: tests/trainables/test_trainables_state.py. The
+prior trick against scipy's Gaussian log-density (with the authors' single ½ log 2π)."""
 
 from __future__ import annotations
 
 import copy
+import math
 
+import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
+from scipy.stats import multivariate_normal
 
-from aesweep.models.wae_gan.model import WAEGAN
+from aesweep.models.wae_gan.config import DiscriminatorConfig
+from aesweep.models.wae_gan.model import WAEGAN, LatentDiscriminator
+from aesweep.sweeps.cli import main
+from aesweep.sweeps.load import load_plan
 from tests.strategies.strategy_helpers import generator_copy, stepped
 
 DISCRIMINATOR = {"width": 64, "lr": 2e-3}
@@ -121,3 +129,74 @@ def test_the_discriminator_steps_on_the_batch_re_encoded_after_the_autoencoder_s
     assert any(
         not torch.allclose(a, b, rtol=1e-6, atol=1e-9) for a, b in zip(got, stale, strict=True)
     )
+
+
+def test_the_prior_trick_adds_the_authors_gaussian_log_density(float64: None) -> None:
+    """D with the trick minus the same D without it: log N(z; 0, σ² I_d) (scipy) plus
+    (d - 1)/2 log 2π, since the authors' z_adversary subtracts ½ log 2π once, not d times."""
+    torch.manual_seed(0)
+    d, cfg = 6, DiscriminatorConfig(width=16, layers=2)
+    for scale in (1.0, 2.5):
+        plain = LatentDiscriminator(cfg, d)
+        trick = LatentDiscriminator(cfg, d, prior_scale=scale)
+        trick.load_state_dict(plain.state_dict())
+        z = 3 * torch.randn(50, d)
+        with torch.no_grad():
+            got = (trick(z) - plain(z)).numpy()
+            at_origin = (trick(torch.zeros(1, d)) - plain(torch.zeros(1, d))).item()
+        gaussian = multivariate_normal(mean=np.zeros(d), cov=scale**2 * np.eye(d))
+        expected = gaussian.logpdf(z.numpy()) + (d - 1) / 2 * math.log(2 * math.pi)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10)
+        assert at_origin == pytest.approx(
+            -0.5 * math.log(2 * math.pi) - 0.5 * d * math.log(scale**2), abs=1e-12
+        )
+
+
+def test_the_prior_trick_reaches_both_losses_of_a_trial(float64: None) -> None:
+    """With ``prior_trick`` the trial's D adds the N(0, I) term (σ = 1) in the encoder's penalty
+    and in D's own step; without it D is the bare network."""
+    members = stepped(
+        "wae_gan",
+        {"kind": "minibatch", "batch_size": 16},
+        train_size=16,
+        discriminator=DISCRIMINATOR,
+        prior_trick=True,
+    )
+    model = members.models[0]
+    assert isinstance(model, WAEGAN) and model.discriminator.prior_scale == 1.0
+    z = torch.randn(5, 8)
+    with torch.no_grad():
+        bare = model.discriminator.net(z).squeeze(1)
+        penalty = model.latent_loss(z)
+    term = -0.5 * z.pow(2).sum(1) - 0.5 * math.log(2 * math.pi)
+    torch.testing.assert_close(penalty, F.softplus(-(bare + term)).mean(), rtol=1e-12, atol=0)
+    means = members.train_epoch(1, first=True).means[0]
+    assert math.isfinite(means["train_disc_loss"]) and math.isfinite(means["train_latent"])
+    plain = stepped("wae_gan", {"kind": "minibatch", "batch_size": 16}, train_size=16)
+    assert plain.models[0].discriminator.prior_scale is None
+
+
+def _ids(tmp_path, name: str, fields: str) -> list[str]:
+    path = tmp_path / f"{name}.yaml"
+    model = "{family: wae_gan, latent_dim: 8" + fields + "}"
+    path.write_text(f"name: x\ndata: {{dataset: digits}}\nmodels: [{model}]\nepochs: 1\n")
+    return [t.trial_id for t in load_plan(path)[1]]
+
+
+def test_the_prior_trick_is_part_of_trial_ids_only_when_on(tmp_path) -> None:
+    unnamed = _ids(tmp_path, "a", "")
+    assert _ids(tmp_path, "b", ", prior_trick: false") == unnamed
+    assert _ids(tmp_path, "c", ", prior_trick: true") != unnamed
+
+
+def test_the_prior_trick_with_another_prior_is_one_line(tmp_path, capsys) -> None:
+    path = tmp_path / "s.yaml"
+    model = "{family: wae_gan, prior: sphere, prior_trick: true}"
+    path.write_text(f"name: x\ndata: {{dataset: digits}}\nmodels: [{model}]\n")
+    assert main(["validate", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    assert err.splitlines() == [
+        f"{path}: models[0].prior_trick: the prior trick adds a Gaussian prior's log-density; "
+        "prior is sphere (allowed with prior gaussian only)"
+    ]

@@ -5,16 +5,24 @@ the batch's latents against a prior sample) is what matches the distributions. S
 regularises no set distance (``distance`` adversarial): minibatch and moving-window strategies can
 train it (the penalty then covers the fresh latents only), the momentum queue and
 Run-Sort-ReRun cannot.
+
+``prior_trick`` (the WAE code's ``gan_p_trick``, on in their CelebA configuration): D's logit
+gets the Gaussian prior's log-density added, so D learns only the rest of the optimal
+log p(z) - log q(z) (aesweep/models/wae_gan/model.py). Gaussian prior only; off by default and
+then left out of trial ids.
 """
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from aesweep.config.base import StrictConfig
 from aesweep.config.distances import ADVERSARIAL, DistanceKind
 from aesweep.config.models import MODELS, AutoencoderConfig, WithLatentWeight, WithReconstruction
 from aesweep.config.wae_encoder import WithWAEEncoder
+
+GAUSSIAN_PRIOR = "gaussian"
+"""The prior whose log-density ``prior_trick`` adds (the WAE code asserts ``pz == 'normal'``)."""
 
 
 class DiscriminatorConfig(StrictConfig):
@@ -37,5 +45,22 @@ class WAEGANConfig(WithLatentWeight, WithReconstruction, WithWAEEncoder, Autoenc
     discriminator: DiscriminatorConfig = Field(
         DiscriminatorConfig(), description="the latent discriminator and its optimiser"
     )
+    prior_trick: bool = Field(
+        False,
+        exclude_if=lambda v: v is False,  # out of trial ids while off
+        description="add the Gaussian prior's log-density to the discriminator's logit (the "
+        "WAE code's gan_p_trick, on for their CelebA); prior gaussian only; false: off",
+    )
     distance: ClassVar[DistanceKind] = ADVERSARIAL
     train_parts: ClassVar[tuple[str, ...]] = ("loss", "rec", "latent", "disc_loss", "disc_acc")
+
+    @field_validator("prior_trick")
+    @classmethod
+    def _gaussian_prior(cls, prior_trick: bool, info: ValidationInfo) -> bool:
+        prior = info.data.get("prior")
+        if prior_trick and prior is not None and prior != GAUSSIAN_PRIOR:
+            raise ValueError(
+                f"the prior trick adds a Gaussian prior's log-density; prior is {prior} "
+                f"(allowed with prior {GAUSSIAN_PRIOR} only)"
+            )
+        return prior_trick

@@ -3,18 +3,21 @@
     encoder, decoder:  rec(x, x̂) + λ mean_i softplus(-D(z_i))               (= rec - λ log σ(D(z)))
     discriminator:     λ [mean_i softplus(-D(p_i)) + mean_i softplus(D(z_i))]  (minimised)
 
-D outputs one logit. The order is the authors' ``wae.py`` (tolstikhin/wae, ``WAE.train``: one
-``ae_opt`` step, then one ``adv_opt`` step whose graph encodes the same batch again with the
-updated encoder), not Algorithm 1's listing (D first): the autoencoder's step comes first (the
-strategy's optimiser, which steps :meth:`autoencoder_parameters` only); then :meth:`after_step`
-re-encodes the batch with the updated encoder, E_after(x) (no gradient; batch-norm running
-statistics are not updated a second time), and takes one step of D's own Adam on those latents
-against a fresh prior sample of the same size. D's optimiser state is checkpointed through
+D outputs one logit (with ``prior_trick``: plus the Gaussian prior's log-density, as the
+authors' ``z_adversary`` adds it; :func:`prior_trick_term`). The order is the authors'
+``wae.py`` (tolstikhin/wae, ``WAE.train``: one ``ae_opt`` step, then one ``adv_opt`` step whose
+graph encodes the same batch again with the updated encoder), not Algorithm 1's listing (D
+first): the autoencoder's step comes first (the strategy's optimiser, which steps
+:meth:`autoencoder_parameters` only); then :meth:`after_step` re-encodes the batch with the
+updated encoder, E_after(x) (no gradient; batch-norm running statistics are not updated a
+second time), and takes one step of D's own Adam on those latents against a fresh prior
+sample of the same size. D's optimiser state is checkpointed through
 :meth:`extra_state_dict`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,11 +31,32 @@ from aesweep.models.wae_encoder import WAEEncoderModel
 from aesweep.models.wae_gan.config import DiscriminatorConfig, WAEGANConfig
 
 
-class LatentDiscriminator(nn.Module):
-    """``layers`` fully connected ReLU layers of ``width``, then one logit."""
+def prior_trick_term(z: torch.Tensor, scale: float) -> torch.Tensor:
+    """What the prior trick adds to D's logit for each row of ``z``, as the WAE authors'
+    ``z_adversary`` (tolstikhin/wae ``models.py``, ``gan_p_trick``) computes it:
 
-    def __init__(self, cfg: DiscriminatorConfig, latent_dim: int) -> None:
+        -||z||² / (2 σ²) - ½ log(2π) - ½ d log σ²
+
+    the log-density of N(0, σ² I_d) except that ½ log(2π) is subtracted once, not d times (a
+    constant shift of the logit: the authors' code, kept as it is)."""
+    sigma2 = scale**2
+    d = z.shape[1]
+    return (
+        -z.pow(2).sum(1) / (2 * sigma2) - 0.5 * math.log(2 * math.pi) - 0.5 * d * math.log(sigma2)
+    )
+
+
+class LatentDiscriminator(nn.Module):
+    """``layers`` fully connected ReLU layers of ``width``, then one logit; with
+    ``prior_scale`` (the prior trick, σ of the Gaussian prior) the logit gets
+    :func:`prior_trick_term` added, so the network learns only the rest of the optimal
+    log p(z) - log q(z) (the AVB paper's idea, as the WAE authors' comment says)."""
+
+    def __init__(
+        self, cfg: DiscriminatorConfig, latent_dim: int, *, prior_scale: float | None = None
+    ) -> None:
         super().__init__()
+        self.prior_scale = prior_scale
         layers: list[nn.Module] = []
         width = latent_dim
         for _ in range(cfg.layers):
@@ -42,7 +66,10 @@ class LatentDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).squeeze(1)
+        logit = self.net(z).squeeze(1)
+        if self.prior_scale is None:
+            return logit
+        return logit + prior_trick_term(z, self.prior_scale)
 
 
 def discriminator_loss(logits_prior: torch.Tensor, logits_latent: torch.Tensor) -> torch.Tensor:
@@ -62,7 +89,8 @@ class WAEGAN(WAEEncoderModel):
         super().__init__(cfg, sample_shape, is_image=is_image)
         d = cfg.discriminator
         # The spec's init too: the WAE code builds D from the same layers as the autoencoder.
-        self.discriminator = LatentDiscriminator(d, cfg.latent_dim)
+        scale = self.prior.scale if cfg.prior_trick else None  # a Gaussian (validated)
+        self.discriminator = LatentDiscriminator(d, cfg.latent_dim, prior_scale=scale)
         initialise(self.discriminator, cfg.init)
         # Module.to() moves parameters in place, so this optimiser follows the model's device.
         self.discriminator_optimizer = torch.optim.Adam(
