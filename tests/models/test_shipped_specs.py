@@ -49,6 +49,32 @@ def test_wae_mnist_is_the_papers_setup() -> None:
     assert (d.width, d.layers, d.lr, d.betas) == (512, 4, 5e-4, (0.5, 0.999))
 
 
+def test_wae_celeba_is_the_authors_celeba_config() -> None:
+    """tolstikhin/wae configs.py config_celebA (validated only: CelebA is not on this machine)."""
+    spec, (trial,) = load_plan(SPECS / "repro" / "wae_celeba.yaml")
+    m = trial.model
+    assert (trial.data.dataset, trial.data.crop, trial.data.size) == ("celeba", 140, 64)
+    assert (m.family, m.latent_dim, m.prior, m.architecture, m.kernel) == (
+        "wae_gan",
+        64,
+        "gaussian",
+        "dcgan",
+        5,
+    )
+    assert (m.lambda_, m.reconstruction, m.prior_trick) == (100.0, "wae_scaled", True)
+    assert (m.init.kind, m.init.std, m.init.truncated) == ("normal", 0.01, ("conv",))
+    assert m.e_pretrain is not None and m.e_pretrain.sample_size == 256 and m.e_add_noise == 0.01
+    d = m.discriminator
+    assert (d.width, d.layers, d.lr, d.betas) == (1024, 4, 1e-3, (0.5, 0.999))
+    assert trial.strategy.batch_size == 100
+    assert (trial.optimizer.lr, trial.optimizer.betas) == (3e-4, (0.5, 0.999))
+    assert trial.optimizer.schedule is not None
+    assert trial.optimizer.schedule.factor(51) == pytest.approx(0.01, rel=1e-6)  # 100x in 50
+    assert trial.epochs == 50
+    resolved = trial.resolved()["model"]
+    assert (resolved["kernel"], resolved["prior_trick"]) == (5, True)
+
+
 def test_lcw_mnist_is_the_papers_grid() -> None:
     spec, trials = load_plan(SPECS / "lcw_mnist.yaml")
     assert len(trials) == 6 * 4 * 5
