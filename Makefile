@@ -82,11 +82,10 @@ checks: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
-# TEST_WORKERS > 0 runs the suite in that many processes (pytest-xdist; tests sharing an
-# expensive fixture stay in one process, tests/conftest.py): for machines with cores to spare.
-# On two cores parallel processes start Ray nodes slower than Ray waits for them, so the
-# default is one process.
-TEST_WORKERS ?= 0
+# The suite runs in TEST_WORKERS processes (pytest-xdist; tests sharing an expensive fixture
+# stay in one process, tests/conftest.py; 0: one process). Two overlap the cluster tests'
+# waits on a 2-core machine; four there start Ray nodes slower than Ray waits for them.
+TEST_WORKERS ?= 2
 XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
 # PYTEST_ARGS: extra pytest options for a local run (e.g. --durations=40); CI passes none.

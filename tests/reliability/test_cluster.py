@@ -172,9 +172,14 @@ def test_two_node_cluster_through_ray_client_logs_to_one_mlflow_server(
     ]  # fmt: skip
     second = ["--address", f"127.0.0.1:{gcs_port}", "--resources", '{"second_node": 1}']
     storage = tmp_path / "shared-storage"
-    spec = tiny_spec(  # unpacked: four trials to spread over the two nodes
+    # Unpacked: four trials to spread over the two nodes. Each trial lasts longer than a
+    # worker takes to start on a loaded machine: Tune reuses a free actor for a pending trial,
+    # so a head whose trials ended before the second node's worker came up would take them all.
+    spec = tiny_spec(
         mlflow_server,
         storage,
+        data={"dataset": "digits", "train_size": 1024, "test_size": 128},
+        epochs=2,
         optimizer={"name": "adam", "lr": [1e-3, 5e-4, 2e-4, 1e-4]},
         compute={"pack": "off"},
     )
