@@ -3,6 +3,7 @@ spec files."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -50,6 +51,43 @@ def _temp_on_a_ram_disk(min_free: int = 4 << 30) -> Path | None:
 
 
 TEMP_ROOT = _temp_on_a_ram_disk()
+
+
+def _migrate_sqlite_stores_once() -> None:
+    """MLflow's migrations run once per test process, not for every new SQLite store (3.4 s of
+    CPU each, the largest cost of many a tracking test): a store this process creates starts
+    as a copy of a store that MLflow's own ``_initialize_tables`` built (SQLite's backup API),
+    then MLflow goes on as it always does (its schema check, its default experiment). The
+    processes the tests start (CLIs, servers, Ray workers) run the migrations themselves."""
+    import sqlite3
+
+    import mlflow.store.db.utils as db_utils
+    import sqlalchemy
+
+    initialise = db_utils._initialize_tables
+    template: list[str] = []
+
+    def from_template(engine: Any) -> None:
+        url = engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            initialise(engine)
+            return
+        if not template:
+            folder = tempfile.mkdtemp(prefix="mlflow-template-")
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            path = os.path.join(folder, "mlflow.db")
+            built = sqlalchemy.create_engine(f"sqlite:///{path}")
+            initialise(built)
+            built.dispose()
+            template.append(path)
+        source, target = sqlite3.connect(template[0]), sqlite3.connect(url.database)
+        with contextlib.closing(source), contextlib.closing(target):
+            source.backup(target)
+
+    db_utils._initialize_tables = from_template
+
+
+_migrate_sqlite_stores_once()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
