@@ -156,7 +156,19 @@ def render_panels(
     names = list(panels)
     rows = max(1, math.ceil(len(names) / COLUMNS))
     cols = min(COLUMNS, max(1, len(names)))
-    fig = Figure(figsize=(4.8 * cols, 3.6 * rows), dpi=100, layout="constrained")
+    height = 3.6 * rows + 0.5  # the title's band on top
+    fig = Figure(figsize=(4.8 * cols, height), dpi=100)
+    # Fixed margins in inches (a constrained layout solves for them at about twice the cost of
+    # drawing the figure): room for tick labels left and below, a subplot title and the xlabel
+    # between rows, the title above.
+    fig.subplots_adjust(
+        left=0.75 / (4.8 * cols),
+        right=1 - 0.15 / (4.8 * cols),
+        bottom=0.55 / height,
+        top=1 - 0.85 / height,
+        wspace=0.3,
+        hspace=0.75 / 3.6 * 1.4,
+    )
     FigureCanvasAgg(fig)
     fig.suptitle(title)
     axes = fig.subplots(rows, cols, squeeze=False).flatten()
