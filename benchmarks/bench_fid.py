@@ -6,10 +6,11 @@
    the bare network on the same batch made ready beforehand, (B, 3, 299, 299), same device.
    The two are timed back to back in each round and the per-round ratios' median reported, so
    load from other processes hits both alike. Goal: full / bare >= 0.9.
-2. On the CPU, a candidate faster path against the network as loaded: the TorchScript frozen
-   and passed through ``torch.jit.optimize_for_inference``, fed channels-last pixels; images/s
-   of each on the same batches, interleaved, and the largest feature difference (must stay
-   <= 1e-4 to be adopted).
+2. On the CPU, the default network (aesweep.fid.fast: the script rebuilt eager, batch norms
+   folded into the convolutions, channels-last) against the TorchScript as loaded, and with
+   --compile the folded network through torch.compile too: images/s of each on the same
+   prepared batches, interleaved, the paired speed-up and the largest feature difference from
+   the script's (must stay <= 1e-4).
 3. The reference cache: the first FID call extracts the reference and the samples; a second
    call on the same reference should cost only the samples (extraction + Fréchet distance).
 
@@ -17,6 +18,7 @@ Usage::
 
     python benchmarks/bench_fid.py                      # CPU here: B = 16, 8 rounds, 64 + 32
     python benchmarks/bench_fid.py --rounds 4 --reference 32 --samples 16   # quicker
+    python benchmarks/bench_fid.py --rounds 6 --skip-cache --compile   # the CPU paths only
     python benchmarks/bench_fid.py --device cuda --batch-size 50 --rounds 20 \\
         --reference 10000 --samples 10000
 """
@@ -70,17 +72,17 @@ def throughput(extractor, images: torch.Tensor, batch_size: int, rounds: int) ->
     full, bare, prep, stats = [], [], [], []
     with torch.inference_mode():
         for _ in range(2):  # warm-up: TorchScript profiling runs, allocator
-            acc.update(extractor.net(extractor.pixels(batches[0])))
+            acc.update(extractor.forward(extractor.pixels(batches[0])))
         for r, b in enumerate(batches):
             ready = extractor.pixels(b)
             runs = [
-                (bare, lambda ready=ready: extractor.net(ready)),
+                (bare, lambda ready=ready: extractor.forward(ready)),
                 (full, lambda b=b: acc.update(extractor.features(b))),
             ]
             for out, fn in runs if r % 2 == 0 else runs[::-1]:
                 out.append(timed(fn))
             prep.append(timed(lambda b=b: extractor.pixels(b)))
-            feats = extractor.net(ready)
+            feats = extractor.forward(ready)
             stats.append(timed(lambda f=feats: acc.update(f)))
     acc.result()
     return {
@@ -95,45 +97,53 @@ def throughput(extractor, images: torch.Tensor, batch_size: int, rounds: int) ->
     }
 
 
-def optimised_script(extractor):  # type: ignore[no-untyped-def]
-    """The extractor's TorchScript frozen and optimised for inference (oneDNN), fed
-    channels-last pixels in [-1, 1] (the TF-range network's input)."""
-    with torch.no_grad():
-        net = torch.jit.optimize_for_inference(torch.jit.freeze(extractor.net.script.eval()))
+def compiled(extractor):  # type: ignore[no-untyped-def]
+    """The extractor's CPU network through ``torch.compile`` (Inductor, weights frozen)."""
+    import torch._inductor.config as inductor_config
 
-    def run(pixels: torch.Tensor) -> torch.Tensor:
-        x = (pixels / 128.0 - 1.0).contiguous(memory_format=torch.channels_last)
-        return net(x).reshape(len(pixels), -1)
-
-    return run
+    inductor_config.freezing = True
+    return torch.compile(extractor.forward)
 
 
 def fast_against_plain(
-    extractor, images: torch.Tensor, batch_size: int, rounds: int
+    extractor, images: torch.Tensor, batch_size: int, rounds: int, compile_too: bool
 ) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """Images/s of the optimised network and of the network as loaded on the same prepared
-    batches (which goes first alternates), and the largest absolute feature difference."""
-    fast = optimised_script(extractor)
-    times: dict[str, list[float]] = {"fast": [], "plain": []}
-    diff = 0.0
+    """Images/s of the folded network (the default on the CPU), of the script as loaded and
+    optionally of the folded network compiled, on the same prepared batches (the order rotates
+    each round), and each one's largest absolute feature difference from the script's."""
+    paths = {"fast": extractor.forward, "plain": extractor.net}
+    out: dict[str, float] = {}
     with torch.inference_mode():
         ready = extractor.pixels(images[:batch_size])
-        fast(ready), extractor.net(ready)  # warm-up: TorchScript profiling runs
+        for fn in paths.values():
+            fn(ready)  # warm-up: TorchScript profiling runs, oneDNN primitives
+    if compile_too:
+        paths["compiled"] = compiled(extractor)
+        with torch.no_grad():
+            t0 = time.perf_counter()
+            paths["compiled"](ready)
+            out["compile_s"] = time.perf_counter() - t0
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    diff = dict.fromkeys(paths, 0.0)
+    names = list(paths)
+    with torch.no_grad():  # not inference_mode: compiled code runs under no_grad
         for r in range(rounds):
             b = images[(r * batch_size) % max(len(images) - batch_size, 1) :][:batch_size]
             ready = extractor.pixels(b)
-            out = {}
-            for name in ("fast", "plain") if r % 2 == 0 else ("plain", "fast"):
-                fn = fast if name == "fast" else extractor.net
+            feats = {}
+            for name in names[r % len(names) :] + names[: r % len(names)]:
                 t0 = time.perf_counter()
-                out[name] = fn(ready).reshape(len(b), -1)
+                feats[name] = paths[name](ready).reshape(len(b), -1)
                 times[name].append(time.perf_counter() - t0)
-            diff = max(diff, (out["fast"] - out["plain"]).abs().max().item())
-    return {
-        "fast": batch_size / statistics.median(times["fast"]),
-        "plain": batch_size / statistics.median(times["plain"]),
-        "max_diff": diff,
-    }
+            for name in paths:
+                diff[name] = max(diff[name], (feats[name] - feats["plain"]).abs().max().item())
+    for name in paths:
+        out[name] = batch_size / statistics.median(times[name])
+        out[f"{name}_diff"] = diff[name]
+        out[f"{name}_vs_plain"] = statistics.median(
+            p / f for p, f in zip(times["plain"], times[name], strict=True)
+        )
+    return out
 
 
 def cache_timing(
@@ -174,6 +184,8 @@ def main() -> None:
     p.add_argument("--reference", type=int, default=64, help="reference images (digits train)")
     p.add_argument("--samples", type=int, default=32, help="generated-sample stand-ins")
     p.add_argument("--data-root", help="use MNIST from this folder instead of digits")
+    p.add_argument("--compile", action="store_true", help="CPU: also time torch.compile")
+    p.add_argument("--skip-cache", action="store_true", help="skip the reference-cache timing")
     args = p.parse_args()
 
     extractor = get_extractor(device=args.device)
@@ -195,13 +207,21 @@ def main() -> None:
     )
     print(f"images: {cfg.dataset} {tuple(images.shape[1:])}")
     if device.type == "cpu":
-        f = fast_against_plain(extractor, images, args.batch_size, args.rounds)
+        f = fast_against_plain(extractor, images, args.batch_size, args.rounds, args.compile)
         print(
-            f"frozen + optimize_for_inference + channels-last {f['fast']:.2f} img/s, network "
-            f"as loaded {f['plain']:.2f} img/s "
-            f"(median of {args.rounds} interleaved batches of {args.batch_size}); largest "
-            f"feature difference {f['max_diff']:.1e} (goal <= 1e-4)"
+            f"network as loaded {f['plain']:.2f} img/s; folded + channels-last (default) "
+            f"{f['fast']:.2f} img/s, paired speed-up x{f['fast_vs_plain']:.2f}, largest feature "
+            f"difference {f['fast_diff']:.1e} (goal <= 1e-4)"
+            + (
+                f"; compiled {f['compiled']:.2f} img/s, x{f['compiled_vs_plain']:.2f}, "
+                f"difference {f['compiled_diff']:.1e}, compilation {f['compile_s']:.0f} s"
+                if args.compile
+                else ""
+            )
+            + f" (medians of {args.rounds} rotated batches of {args.batch_size})"
         )
+    if args.skip_cache:
+        return
     c = cache_timing(extractor, cfg, args.reference, args.samples, args.batch_size)
     print(
         f"FID of {args.samples} samples vs {args.reference} reference images: first call "
