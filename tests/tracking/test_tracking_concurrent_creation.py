@@ -9,34 +9,36 @@ from pathlib import Path
 import pytest
 
 
-def _open(uri: str, name: str, barrier, errors) -> None:  # type: ignore[no-untyped-def]
+def _open(uris: list[str], name: str, barrier, errors) -> None:  # type: ignore[no-untyped-def]
+    """Import once, then open each store at the barrier with the other processes."""
     from aesweep.tracking.store import SweepStore
 
-    barrier.wait()
-    try:
-        SweepStore(uri, name).ensure_experiment()
-    except Exception as exc:  # what the test reports
-        errors.put(f"{type(exc).__name__}: {exc}"[:300])
+    for uri in uris:
+        barrier.wait()
+        try:
+            SweepStore(uri, name).ensure_experiment()
+        except Exception as exc:  # what the test reports
+            errors.put(f"{uri[-10:]}: {type(exc).__name__}: {exc}"[:300])
 
 
 @pytest.mark.slow
 def test_processes_creating_one_store_at_once_all_succeed(tmp_path: Path) -> None:
     ctx = mp.get_context("spawn")
-    for attempt in range(3):
-        uri = f"sqlite:///{tmp_path / f'mlflow{attempt}.db'}"
-        barrier, errors = ctx.Barrier(4), ctx.Queue()
-        procs = [
-            ctx.Process(target=_open, args=(uri, f"exp{i}", barrier, errors)) for i in range(4)
-        ]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(timeout=240)
-        found = []
-        while not errors.empty():
-            found.append(errors.get())
-        assert found == [] and all(p.exitcode == 0 for p in procs), found
+    # Three fresh stores, one after the other, each opened by four processes at once (three
+    # chances for the migrations to collide); each process pays its imports once.
+    uris = [f"sqlite:///{tmp_path / f'mlflow{attempt}.db'}" for attempt in range(3)]
+    barrier, errors = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_open, args=(uris, f"exp{i}", barrier, errors)) for i in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+    found = []
+    while not errors.empty():
+        found.append(errors.get())
+    assert found == [] and all(p.exitcode == 0 for p in procs), found
 
+    uri = uris[-1]
     from mlflow.tracking import MlflowClient
 
     names = {e.name for e in MlflowClient(tracking_uri=uri).search_experiments()}
