@@ -239,7 +239,12 @@ def at_epoch(
     def watch() -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for rec in store.trial_records():
+            try:
+                records = store.trial_records()
+            except Exception:  # a read the sweep's writes turned away (SQLite busy): poll again
+                time.sleep(poll)
+                continue
+            for rec in records:
                 reached = int(rec.metrics.get("epoch", 0))
                 if (
                     rec.status == "RUNNING"

@@ -54,7 +54,8 @@ def _spec(tmp_path: Path, disk: Path) -> dict:
     spec = tiny_spec(
         f"sqlite:///{tmp_path / 'mlflow.db'}",  # on the machine's disk: only the storage fills
         disk / "runs",
-        data={"dataset": "digits", "train_size": 256, "test_size": 64},
+        # Epochs long enough for the watcher to find a trial mid-run on a loaded machine.
+        data={"dataset": "digits", "train_size": 512, "test_size": 64},
         epochs=EPOCHS,
         evaluation={"every": 1, "latent_samples": 64, "images": False},
         checkpoint={"every": 1, "keep": 2},

@@ -72,6 +72,8 @@ def test_a_second_submission_is_refused_then_waits(write_spec, mlflow_uri, tmp_p
         wait_for(lambda: lock.holder() is not None and proc.poll() is None, 120, "the lock")
         holder = lock.holder()
         assert holder is not None and holder.pid == proc.pid
+        # Its parent run comes a moment after the lock: counted before the second submission.
+        wait_for(lambda: len(_parents(mlflow_uri)) == 1, 120, "the first submission's parent")
 
         assert main(["run", str(path), "--inline"]) == EXIT_BUSY
         err = capsys.readouterr().err.strip().splitlines()
