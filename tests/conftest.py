@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -194,6 +195,17 @@ def write_spec(tmp_path: Path):
         return path
 
     return write
+
+
+def model_trial_ids(folder: Path, model: str) -> list[str]:
+    """The trial ids ``aesweep`` plans for a one-epoch digits spec of the one model written as
+    a YAML mapping (``"{family: cwae, latent_dim: 8}"``): for checks that a model field joins
+    the ids only away from its default."""
+    from aesweep.sweeps.load import load_plan
+
+    path = folder / f"ids-{hashlib.sha256(model.encode()).hexdigest()[:12]}.yaml"
+    path.write_text(f"name: x\ndata: {{dataset: digits}}\nmodels: [{model}]\nepochs: 1\n")
+    return [t.trial_id for t in load_plan(path)[1]]
 
 
 def tiny_spec(mlflow_uri: str, storage: Path, **overrides: object) -> dict:

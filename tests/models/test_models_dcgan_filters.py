@@ -17,7 +17,7 @@ from torch import nn
 from aesweep.config.models import ARCHITECTURES
 from aesweep.models.architectures.layers import CenterCrop
 from aesweep.sweeps.cli import main
-from aesweep.sweeps.load import load_plan
+from tests.conftest import model_trial_ids
 
 
 def tf_same_pads(n: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -139,17 +139,15 @@ def test_kernel_4_is_the_default_network() -> None:
         assert torch.equal(a, b), k
 
 
-def _ids(tmp_path, name: str, fields: str) -> list[str]:
-    path = tmp_path / f"{name}.yaml"
+def _ids(tmp_path, fields: str) -> list[str]:
     model = "{family: cwae, latent_dim: 8, architecture: dcgan" + fields + "}"
-    path.write_text(f"name: x\ndata: {{dataset: digits}}\nmodels: [{model}]\nepochs: 1\n")
-    return [t.trial_id for t in load_plan(path)[1]]
+    return model_trial_ids(tmp_path, model)
 
 
 def test_kernel_is_part_of_trial_ids_only_at_5(tmp_path) -> None:
-    unnamed = _ids(tmp_path, "a", "")
-    assert _ids(tmp_path, "b", ", kernel: 4") == unnamed
-    assert _ids(tmp_path, "c", ", kernel: 5") != unnamed
+    unnamed = _ids(tmp_path, "")
+    assert _ids(tmp_path, ", kernel: 4") == unnamed
+    assert _ids(tmp_path, ", kernel: 5") != unnamed
 
 
 @pytest.mark.parametrize(

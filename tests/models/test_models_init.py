@@ -18,7 +18,7 @@ from aesweep.config.init import GlorotUniformInit, NormalInit, PytorchInit
 from aesweep.config.models import ARCHITECTURES
 from aesweep.models.base import AutoencoderModel
 from aesweep.models.initialisation import initialise
-from aesweep.sweeps.load import load_plan
+from tests.conftest import model_trial_ids
 
 SHAPES = {
     "mlp": (1, 28, 28),
@@ -141,10 +141,9 @@ def test_initialise_takes_the_registered_kind() -> None:
 
 
 def spec(tmp_path, init: str | None) -> list[str]:
-    model = "{family: cwae, latent_dim: 8" + (f", init: {init}" if init else "") + "}"
-    path = tmp_path / f"s{abs(hash(init))}.yaml"
-    path.write_text(f"name: x\ndata: {{dataset: digits}}\nmodels: [{model}]\nepochs: 1\n")
-    return [t.trial_id for t in load_plan(path)[1]]
+    return model_trial_ids(
+        tmp_path, "{family: cwae, latent_dim: 8" + (f", init: {init}" if init else "") + "}"
+    )
 
 
 def test_init_is_part_of_trial_ids_only_away_from_the_default(tmp_path) -> None:

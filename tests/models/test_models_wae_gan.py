@@ -18,7 +18,7 @@ from scipy.stats import multivariate_normal
 from aesweep.models.wae_gan.config import DiscriminatorConfig
 from aesweep.models.wae_gan.model import WAEGAN, LatentDiscriminator
 from aesweep.sweeps.cli import main
-from aesweep.sweeps.load import load_plan
+from tests.conftest import model_trial_ids
 from tests.strategies.strategy_helpers import generator_copy, stepped
 
 DISCRIMINATOR = {"width": 64, "lr": 2e-3}
@@ -176,17 +176,14 @@ def test_the_prior_trick_reaches_both_losses_of_a_trial(float64: None) -> None:
     assert plain.models[0].discriminator.prior_scale is None
 
 
-def _ids(tmp_path, name: str, fields: str) -> list[str]:
-    path = tmp_path / f"{name}.yaml"
-    model = "{family: wae_gan, latent_dim: 8" + fields + "}"
-    path.write_text(f"name: x\ndata: {{dataset: digits}}\nmodels: [{model}]\nepochs: 1\n")
-    return [t.trial_id for t in load_plan(path)[1]]
+def _ids(tmp_path, fields: str) -> list[str]:
+    return model_trial_ids(tmp_path, "{family: wae_gan, latent_dim: 8" + fields + "}")
 
 
 def test_the_prior_trick_is_part_of_trial_ids_only_when_on(tmp_path) -> None:
-    unnamed = _ids(tmp_path, "a", "")
-    assert _ids(tmp_path, "b", ", prior_trick: false") == unnamed
-    assert _ids(tmp_path, "c", ", prior_trick: true") != unnamed
+    unnamed = _ids(tmp_path, "")
+    assert _ids(tmp_path, ", prior_trick: false") == unnamed
+    assert _ids(tmp_path, ", prior_trick: true") != unnamed
 
 
 def test_the_prior_trick_with_another_prior_is_one_line(tmp_path, capsys) -> None:
